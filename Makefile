@@ -1,0 +1,90 @@
+# Entry point for everything: `make demo` and `make test` are the README's two commands.
+# Each target installs what it needs on a fresh Debian 12 machine (run as root).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VBIN := $(VENV)/bin
+TMP := $(CURDIR)/.tmp
+# ansible-test and the import paths need the collection under ansible_collections/NS/NAME.
+COLLECTIONS := $(TMP)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/ovpnfleet/dco
+SANITY_TREE := $(TMP)/sanity/ansible_collections/ovpnfleet/dco
+TIMER := $(CURDIR)/tests/timed
+
+APT_PACKAGES := $(shell cat requirements-apt.txt 2>/dev/null | sed 's/\#.*//')
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS)
+
+-include tests/lab/lab.mk
+
+.PHONY: help
+help:
+	@echo "make demo   - bring up the lab fleet and run the DCO rollout against it"
+	@echo "make test   - every test: unit, sanity, lint, and the lab scenarios"
+	@echo "make unit | sanity | lint | build | changelog | clean"
+
+.PHONY: apt-deps
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VBIN)/activate: requirements-dev.txt | apt-deps
+	$(PYTHON) -m venv $(VENV)
+	$(VBIN)/pip install -q --upgrade pip
+	$(VBIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VBIN)/activate
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+.PHONY: unit
+unit: venv $(COLLECTION_LINK)
+	$(VBIN)/pytest -q tests/unit
+
+.PHONY: sanity
+sanity: venv
+	rm -rf $(TMP)/sanity && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
+	cd $(SANITY_TREE) && $(CURDIR)/$(VBIN)/ansible-test sanity --venv --python 3.11 --color no
+
+.PHONY: lint
+lint: venv $(COLLECTION_LINK)
+	$(VBIN)/ansible-lint --profile production
+
+.PHONY: build
+build: venv
+	$(VBIN)/ansible-galaxy collection build --force --output-path $(TMP)/dist
+
+.PHONY: changelog
+changelog: venv
+	$(VBIN)/antsibull-changelog lint
+
+.PHONY: test
+test:
+	$(TIMER) apt+venv $(MAKE) --no-print-directory venv
+	$(TIMER) unit $(MAKE) --no-print-directory unit
+	$(TIMER) changelog $(MAKE) --no-print-directory changelog
+	$(TIMER) build $(MAKE) --no-print-directory build
+	$(TIMER) sanity $(MAKE) --no-print-directory sanity
+	$(TIMER) lint $(MAKE) --no-print-directory lint
+
+.PHONY: demo
+demo: venv $(COLLECTION_LINK)
+	@echo "The lab fleet is not there yet (issue 3); running host_info on this machine instead."
+	$(VBIN)/ansible localhost -m ovpnfleet.dco.host_info
+
+.PHONY: clean
+clean:
+	rm -rf $(TMP) .pytest_cache
