@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""host_info replayed against hosts recorded in tests/unit/fixtures/host_info/."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.ovpnfleet.dco.plugins.modules import host_info
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info")
+
+# What a person reading each recorded host would conclude; the fixtures hold only raw answers.
+EXPECTED = {
+    "build-machine": {
+        "kernel.release": "6.18.44-fc-v769",
+        "kernel.modules_loadable": False,
+        "openvpn.installed": False,
+        "container": "docker",
+        "recommendation.status": "unsupported",
+        "recommendation.flavour": "ovpn-dco-v2",
+        "recommendation.method": None,
+    },
+}
+
+
+def dig(result, dotted):
+    for key in dotted.split("."):
+        result = result[key]
+    return result
+
+
+def replay(run_module, monkeypatch, name, check_mode=False):
+    probe = ReplayProbe(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"])
+    monkeypatch.setattr(host_info, "ModuleProbe", lambda module: probe)
+    return run_module(host_info.main, check_mode=check_mode)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recorded_host(run_module, monkeypatch, name):
+    failed, result = replay(run_module, monkeypatch, name)
+    assert not failed, result
+    assert result["changed"] is False
+    got = {key: dig(result, key) for key in EXPECTED[name]}
+    assert got == EXPECTED[name]
+
+
+def test_every_fixture_has_expectations():
+    recorded = {name[:-5] for name in os.listdir(FIXTURES) if name.endswith(".json")}
+    assert recorded == set(EXPECTED)
+
+
+def test_build_machine_says_modules_cannot_be_loaded(run_module, monkeypatch):
+    failed, result = replay(run_module, monkeypatch, "build-machine", check_mode=True)
+    assert not failed
+    (reason,) = result["recommendation"]["reasons"]
+    assert "CONFIG_MODULES is not set" in reason
+    assert "OpenVPN is not installed" in result["recommendation"]["notes"][0]
