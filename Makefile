@@ -8,17 +8,22 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VBIN := $(VENV)/bin
+SANITY_VENV := .venv-sanity
 TMP := $(CURDIR)/.tmp
 # ansible-test and the import paths need the collection under ansible_collections/NS/NAME.
 COLLECTIONS := $(TMP)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/ovpnfleet/dco
-SANITY_TREE := $(TMP)/sanity/ansible_collections/ovpnfleet/dco
+# Outside the work tree: inside it, ansible-test would ask our git which files exist and find
+# none in the ignored .tmp/. The copy gets a git index of its own instead.
+SANITY_ROOT := /tmp/ovpnfleet-dco-sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/ovpnfleet/dco
 TIMER := $(CURDIR)/tests/timed
 
 APT_PACKAGES := $(shell cat requirements-apt.txt 2>/dev/null | sed 's/\#.*//')
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
+export PATH := $(CURDIR)/$(VBIN):$(PATH)
 
 -include tests/lab/lab.mk
 
@@ -53,15 +58,27 @@ $(COLLECTION_LINK):
 unit: venv $(COLLECTION_LINK)
 	$(VBIN)/pytest -q tests/unit
 
+# ansible-test installs each sanity test's pinned requirements; they would clash with
+# ansible-lint's in .venv, and its own --venv mode downloads pip from a host we cannot reach.
+$(SANITY_VENV)/bin/ansible-test: requirements-dev.txt | apt-deps
+	$(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install -q --upgrade pip
+	$(SANITY_VENV)/bin/pip install -q $$(grep '^ansible-core==' requirements-dev.txt)
+
 .PHONY: sanity
-sanity: venv
-	rm -rf $(TMP)/sanity && mkdir -p $(SANITY_TREE)
+sanity: $(SANITY_VENV)/bin/ansible-test
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
-	cd $(SANITY_TREE) && $(CURDIR)/$(VBIN)/ansible-test sanity --venv --python 3.11 --color no
+	cd $(SANITY_TREE) && git init -q && git add -A
+	mkdir -p ~/.ansible/test/cache
+	version=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(SANITY_VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py); \
+	  test -n "$$version" && cp tests/sanity/bootstrap_pip.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
+	cd $(SANITY_TREE) && $(CURDIR)/$(SANITY_VENV)/bin/ansible-test sanity --local --requirements --python 3.11 --color no
 
 .PHONY: lint
 lint: venv $(COLLECTION_LINK)
-	$(VBIN)/ansible-lint --profile production
+	# ansible-lint links the project into ~/.ansible/collections itself; ours would be a second copy.
+	env -u ANSIBLE_COLLECTIONS_PATH $(VBIN)/ansible-lint --profile production
 
 .PHONY: build
 build: venv

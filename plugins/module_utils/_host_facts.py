@@ -15,7 +15,6 @@ import re
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
     FLAVOURS,
     kernel_sort_key,
-    parse_version,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
 

@@ -68,14 +68,26 @@ kernel:
   returned: always
   type: dict
   contains:
-    release: {description: Kernel release, as C(uname -r) prints it., type: str, returned: always, sample: 6.1.0-50-amd64}
-    arch: {description: Machine architecture., type: str, returned: always, sample: x86_64}
+    release:
+      description: Kernel release, as C(uname -r) prints it.
+      type: str
+      returned: always
+      sample: 6.1.0-50-amd64
+    arch:
+      description: Machine architecture.
+      type: str
+      returned: always
+      sample: x86_64
     config_source:
       description: Where the kernel config was read from, or V(null) when none was found.
       type: str
       returned: always
       sample: /boot/config-6.1.0-50-amd64
-    modules_loadable: {description: Whether this kernel can load modules at all., type: bool, returned: always, sample: true}
+    modules_loadable:
+      description: Whether this kernel can load modules at all.
+      type: bool
+      returned: always
+      sample: true
     modules_not_loadable_reason:
       description: Why it cannot, when it cannot.
       type: str
@@ -96,43 +108,103 @@ openvpn:
   returned: always
   type: dict
   contains:
-    installed: {description: Whether OpenVPN answered C(--version)., type: bool, returned: always, sample: true}
-    binary: {description: The program asked., type: str, returned: always, sample: openvpn}
-    version: {description: OpenVPN version., type: str, returned: always, sample: 2.6.14}
-    dco_built: {description: Whether the build has DCO (C([DCO]) on the first line)., type: bool, returned: always, sample: true}
+    installed:
+      description: Whether OpenVPN answered C(--version).
+      type: bool
+      returned: always
+      sample: true
+    binary:
+      description: The program asked.
+      type: str
+      returned: always
+      sample: openvpn
+    version:
+      description: OpenVPN version.
+      type: str
+      returned: always
+      sample: 2.6.14
+    dco_built:
+      description: Whether the build has DCO (C([DCO]) on the first line).
+      type: bool
+      returned: always
+      sample: true
     dco_version:
       description: The C(DCO version) OpenVPN reports, V(null) when it says N/A (module not loaded).
       type: str
       returned: always
       sample: 0.0+git20231103
-    version_line: {description: First line of C(openvpn --version)., type: str, returned: always, sample: OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [DCO]}
+    version_line:
+      description: First line of C(openvpn --version).
+      type: str
+      returned: always
+      sample: OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [DCO]
 kernel_modules:
   description: Both DCO kernel module flavours, keyed by flavour name (C(ovpn-dco-v2), C(ovpn)).
   returned: always
   type: dict
   contains:
-    flavour: {description: Flavour name., type: str, returned: always, sample: ovpn}
-    module: {description: Module name in C(/sys/module)., type: str, returned: always, sample: ovpn}
-    loaded: {description: Whether it is loaded now., type: bool, returned: always, sample: false}
-    builtin: {description: Whether it is built into the kernel., type: bool, returned: always, sample: false}
-    version: {description: Module version from sysfs or modinfo (the in-tree C(ovpn) has none)., type: str, returned: always, sample: 0.0+git20231103}
-    filename: {description: The module file modinfo finds for the running kernel., type: str, returned: always, sample: /lib/modules/7.3.4+deb13-amd64/kernel/drivers/net/ovpn/ovpn.ko.xz}
+    flavour:
+      description: Flavour name.
+      type: str
+      returned: always
+      sample: ovpn
+    module:
+      description: Module name in C(/sys/module).
+      type: str
+      returned: always
+      sample: ovpn
+    loaded:
+      description: Whether it is loaded now.
+      type: bool
+      returned: always
+      sample: false
+    builtin:
+      description: Whether it is built into the kernel.
+      type: bool
+      returned: always
+      sample: false
+    version:
+      description: Module version from sysfs or modinfo (the in-tree C(ovpn) has none).
+      type: str
+      returned: always
+      sample: 0.0+git20231103
+    filename:
+      description: The module file modinfo finds for the running kernel.
+      type: str
+      returned: always
+      sample: /lib/modules/7.3.4+deb13-amd64/kernel/drivers/net/ovpn/ovpn.ko.xz
     origin:
       description: Where the file comes from, V(in-tree), V(builtin), V(dkms), V(updates) (a manual build), V(other), or V(null).
       type: str
       returned: always
       sample: in-tree
-    vermagic: {description: The module's vermagic., type: str, returned: always, sample: 6.1.0-50-amd64 SMP preempt mod_unload modversions}
-    signer: {description: Who signed the module file., type: str, returned: always, sample: DKMS module signing key}
-    kconfig: {description: C(CONFIG_OVPN) of the running kernel for the C(ovpn) flavour (V(y), V(m), V(n)); V(null) otherwise., type: str, returned: always, sample: m}
+    vermagic:
+      description: The module's vermagic.
+      type: str
+      returned: always
+      sample: 6.1.0-50-amd64 SMP preempt mod_unload modversions
+    signer:
+      description: Who signed the module file.
+      type: str
+      returned: always
+      sample: DKMS module signing key
+    kconfig:
+      description: C(CONFIG_OVPN) of the running kernel for the C(ovpn) flavour (V(y), V(m), V(n)); V(null) otherwise.
+      type: str
+      returned: always
+      sample: m
 dkms:
   description: DKMS and what it has per kernel.
   returned: always
   type: dict
   contains:
-    installed: {description: Whether C(dkms) is installed., type: bool, returned: always, sample: true}
+    installed:
+      description: Whether C(dkms) is installed.
+      type: bool
+      returned: always
+      sample: true
     modules:
-      description: One entry per line of C(dkms status); RV(dkms.modules[].state) is V(added), V(built) or V(installed).
+      description: One entry per line of C(dkms status); C(state) is V(added), V(built) or V(installed).
       type: list
       elements: dict
       returned: always
@@ -158,11 +230,31 @@ headers:
   returned: always
   type: dict
   contains:
-    installed: {description: Whether C(/lib/modules/RELEASE/build/Makefile) exists., type: bool, returned: always, sample: false}
-    build_dir: {description: The kernel build directory., type: str, returned: always, sample: /lib/modules/6.1.0-50-amd64/build}
-    package: {description: The exact headers package., type: str, returned: always, sample: linux-headers-6.1.0-50-amd64}
-    installable: {description: Whether the package manager offers that package; V(null) when it cannot tell., type: bool, returned: always, sample: true}
-    candidate: {description: The version it would install., type: str, returned: always, sample: 6.1.158-1}
+    installed:
+      description: Whether C(/lib/modules/RELEASE/build/Makefile) exists.
+      type: bool
+      returned: always
+      sample: false
+    build_dir:
+      description: The kernel build directory.
+      type: str
+      returned: always
+      sample: /lib/modules/6.1.0-50-amd64/build
+    package:
+      description: The exact headers package.
+      type: str
+      returned: always
+      sample: linux-headers-6.1.0-50-amd64
+    installable:
+      description: Whether the package manager offers that package; V(null) when it cannot tell.
+      type: bool
+      returned: always
+      sample: true
+    candidate:
+      description: The version it would install.
+      type: str
+      returned: always
+      sample: 6.1.158-1
 secure_boot:
   description: Secure Boot state and how it was found (mokutil, efivars, or no EFI firmware).
   returned: always
@@ -188,18 +280,49 @@ recommendation:
       type: str
       returned: always
       sample: actionable
-    flavour: {description: The flavour the OpenVPN version needs., type: str, returned: always, sample: ovpn-dco-v2}
-    module: {description: Its module name., type: str, returned: always, sample: ovpn_dco_v2}
+    flavour:
+      description: The flavour the OpenVPN version needs.
+      type: str
+      returned: always
+      sample: ovpn-dco-v2
+    module:
+      description: Its module name.
+      type: str
+      returned: always
+      sample: ovpn_dco_v2
     method:
       description: How the module gets there, V(inkernel), V(package), V(dkms) or V(source); V(null) when unsupported.
       type: str
       returned: always
       sample: package
-    package: {description: The distro package for method V(package)., type: str, returned: always, sample: openvpn-dco-dkms}
-    build: {description: How the module is compiled (V(dkms)), V(null) when nothing is compiled., type: str, returned: always, sample: dkms}
-    steps: {description: The steps in order., type: list, elements: str, returned: always, sample: [apt-get install linux-headers-6.1.0-50-amd64, apt-get install openvpn-dco-dkms, modprobe ovpn-dco-v2]}
-    reasons: {description: Why the host cannot run DCO, each with what to do., type: list, elements: str, returned: always, sample: []}
-    notes: {description: Things to know that do not block DCO (a pending reboot, module signing, a wrong flavour loaded)., type: list, elements: str, returned: always, sample: []}
+    package:
+      description: The distro package for method V(package).
+      type: str
+      returned: always
+      sample: openvpn-dco-dkms
+    build:
+      description: How the module is compiled (V(dkms)), V(null) when nothing is compiled.
+      type: str
+      returned: always
+      sample: dkms
+    steps:
+      description: The steps in order.
+      type: list
+      elements: str
+      returned: always
+      sample: [apt-get install linux-headers-6.1.0-50-amd64, apt-get install openvpn-dco-dkms, modprobe ovpn-dco-v2]
+    reasons:
+      description: Why the host cannot run DCO, each with what to do.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    notes:
+      description: Things to know that do not block DCO (a pending reboot, module signing, a wrong flavour loaded).
+      type: list
+      elements: str
+      returned: always
+      sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
