@@ -80,9 +80,17 @@ lint: venv $(COLLECTION_LINK)
 	# ansible-lint links the project into ~/.ansible/collections itself; ours would be a second copy.
 	env -u ANSIBLE_COLLECTIONS_PATH $(VBIN)/ansible-lint --profile production
 
+# Build the tarball, install it into an empty collections path and make ansible-doc read
+# every module from there: what a user of the built artifact gets.
 .PHONY: build
 build: venv
-	$(VBIN)/ansible-galaxy collection build --force --output-path $(TMP)/dist
+	rm -rf $(TMP)/dist $(TMP)/installed
+	$(VBIN)/ansible-galaxy collection build --output-path $(TMP)/dist
+	$(VBIN)/ansible-galaxy collection install -p $(TMP)/installed $(TMP)/dist/ovpnfleet-dco-*.tar.gz
+	for module in $$(ls plugins/modules | sed -n 's/\.py$$//p'); do \
+	  ANSIBLE_COLLECTIONS_PATH=$(TMP)/installed $(VBIN)/ansible-doc ovpnfleet.dco.$$module > /dev/null \
+	    || { echo "ansible-doc cannot read ovpnfleet.dco.$$module from the built tarball"; exit 1; }; \
+	  echo "ansible-doc ovpnfleet.dco.$$module: ok from the installed tarball"; done
 
 .PHONY: changelog
 changelog: venv
