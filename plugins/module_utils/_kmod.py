@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan how a host gets the DCO kernel module it needs, from what is really there.
+
+``read_kmod_state`` asks a probe what each target kernel has; ``plan_kmod`` (pure) turns a
+request and that state into an ordered list of steps; the kmod module runs the steps. A host
+that already has what was asked gets an empty plan, so a second run changes and compiles
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import (
+    parse_dkms_status,
+    parse_modinfo,
+)
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
+    METHOD_DKMS,
+    METHOD_INKERNEL,
+    METHOD_PACKAGE,
+    METHOD_SOURCE,
+    UNSUPPORTED,
+)
+
+METHOD_ARTIFACT = "artifact"
+STATE_DIR = "/var/lib/ovpnfleet-dco"
+RECORD_PATH = STATE_DIR + "/installed.json"
+PERSIST_PATH = "/etc/modules-load.d/ovpnfleet-dco.conf"
+BLOCK_PATH = "/etc/modprobe.d/ovpnfleet-dco.conf"
+# Where source and artifact installs put their .ko: searched before kernel/ by depmod.
+UPDATES_SUBDIR = "updates/ovpnfleet-dco"
+
+# Path of the built module inside a source tree, per flavour (ovpn-dco's Kbuild object is
+# ovpn-dco-v2.o in drivers/net/ovpn-dco; ovpn-backports builds drivers/net/ovpn/ovpn.ko).
+SOURCE_KO = {
+    "ovpn-dco-v2": "drivers/net/ovpn-dco/ovpn-dco-v2.ko",
+    "ovpn": "drivers/net/ovpn/ovpn.ko",
+}
+
+
+class KmodError(DcoError):
+    pass
+
+
+class ModuleInUseError(KmodError):
+    pass
+
+
+def resolve_flavour_and_method(request, recommendation):
+    """Turn ``auto`` into the flavour and method host_info recommends, or explain why not."""
+    flavour = request["flavour"]
+    method = request["method"]
+    if flavour == "auto":
+        flavour = recommendation["flavour"]
+        if flavour is None:
+            raise KmodError("choose a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
+    if method == "auto":
+        if request.get("artifact"):
+            method = METHOD_ARTIFACT
+        elif request.get("src"):
+            method = METHOD_DKMS
+        elif recommendation["flavour"] == flavour and recommendation["method"]:
+            method = recommendation["method"]
+        else:
+            raise KmodError(
+                "choose a method for %s: host_info found no way on this host (%s); pass "
+                "method and, for dkms or source, src and src_sha256."
+                % (flavour, " ".join(recommendation["reasons"]) or "no recommendation"))
+    return FLAVOURS[flavour], method
+
+
+def target_kernels(request, facts):
+    """The running kernel, plus an installed newer one waiting for a reboot."""
+    if request.get("kernels"):
+        return list(request["kernels"])
+    kernels = [facts["kernel"]["release"]]
+    pending = facts.get("pending_reboot_kernel")
+    if pending and pending not in kernels:
+        kernels.append(pending)
+    return kernels
+
+
+def read_kmod_state(probe, flavour, kernels, dkms_name):
+    """What each target kernel has of ``flavour``, what is loaded, and our install record."""
+    module_dir = "/sys/module/%s" % flavour.module
+    loaded = probe.exists(module_dir)
+    per_kernel = {}
+    for kernel in kernels:
+        info = parse_modinfo(probe.run(["modinfo", "-k", kernel, flavour.modprobe_name]))
+        per_kernel[kernel] = {
+            "filename": info.get("filename"),
+            "vermagic": info.get("vermagic"),
+            "srcversion": info.get("srcversion"),
+            "signer": info.get("signer"),
+            "build_dir_exists": probe.exists("/lib/modules/%s/build/Makefile" % kernel),
+        }
+    dkms = probe.run(["dkms", "status", "-m", dkms_name])
+    record_text = probe.read(RECORD_PATH)
+    try:
+        record = json.loads(record_text) if record_text else {}
+    except ValueError:
+        record = {}
+    return {
+        "loaded": loaded,
+        "loaded_srcversion": (probe.read(module_dir + "/srcversion") or "").strip() or None,
+        "refcnt": _int_or_none(probe.read(module_dir + "/refcnt")),
+        "kernels": per_kernel,
+        "dkms": parse_dkms_status(dkms.stdout) if dkms.rc == 0 else [],
+        "dkms_available": dkms.rc != 127,
+        "record": record.get(flavour.name, {}),
+        "persist": probe.read(PERSIST_PATH),
+        "block": probe.read(BLOCK_PATH),
+    }
+
+
+def _int_or_none(text):
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
+
+
+def persist_content(flavour):
+    return ("# Managed by ovpnfleet.dco: load the DCO module OpenVPN %s needs at boot.\n%s\n"
+            % ("2.7+" if flavour.name == "ovpn" else "2.6", flavour.modprobe_name))
+
+
+def block_content(flavour):
+    """Keep the other flavour from loading on its own: it would never be used here."""
+    others = [other for other in FLAVOURS.values() if other.name != flavour.name]
+    lines = ["# Managed by ovpnfleet.dco: this host's OpenVPN talks to %s only." % flavour.module]
+    lines += ["blacklist %s" % other.modprobe_name.replace("-", "_") for other in others]
+    return "\n".join(lines) + "\n"
+
+
+def kernel_is_satisfied(method, flavour, kernel, state, request):
+    """Whether ``kernel`` already has the module the request asks for, from real state."""
+    have = state["kernels"][kernel]
+    filename = have["filename"] or ""
+    if method == METHOD_INKERNEL:
+        return "/kernel/" in filename or filename == "(builtin)"
+    if method in (METHOD_PACKAGE, METHOD_DKMS):
+        return "/updates/dkms/" in filename and any(
+            entry["kernel"] == kernel and entry["state"] == "installed"
+            and (method == METHOD_PACKAGE or entry["version"] == request["src_version"])
+            for entry in state["dkms"])
+    recorded = state["record"].get("kernels", {}).get(kernel, {})
+    wanted = request["artifact_sha256"] if method == METHOD_ARTIFACT else request["src_sha256"]
+    return (bool(filename) and recorded.get("path") == filename
+            and recorded.get("origin_sha256") == wanted
+            and recorded.get("srcversion") == have["srcversion"])
+
+
+def plan_kmod(request, flavour, method, kernels, state, running_kernel):
+    """Ordered steps (dicts with ``action`` and a human ``describe``) to reach the request."""
+    if request["state"] == "absent":
+        return _plan_absent(flavour, state)
+    steps = []
+    missing = [k for k in kernels if not kernel_is_satisfied(method, flavour, k, state, request)]
+    if method == METHOD_INKERNEL and missing:
+        raise KmodError(
+            "find %s in kernel %s: the kernel does not ship it (modinfo found %s); use a kernel "
+            ">= 6.16 with CONFIG_OVPN, or method dkms or source with a pinned source."
+            % (flavour.modprobe_name, ", ".join(missing),
+               ", ".join(state["kernels"][k]["filename"] or "nothing" for k in missing)))
+    if method == METHOD_PACKAGE and missing:
+        steps.append(_step("install_packages", "install %s and headers for %s" % (
+            request["package"], ", ".join(missing)),
+            packages=["dkms"] + ["linux-headers-%s" % k for k in missing] + [request["package"]]))
+    for kernel in missing:
+        steps.extend(_install_steps(request, flavour, method, kernel, state))
+    if running_kernel in kernels and request["load"]:
+        steps.extend(_load_steps(flavour, state, running_kernel, missing))
+    if request["persist"] and state["persist"] != persist_content(flavour):
+        steps.append(_step("write_file", "persist %s in %s" % (flavour.modprobe_name, PERSIST_PATH),
+                           path=PERSIST_PATH, content=persist_content(flavour)))
+    if request["block_other_flavour"] and state["block"] != block_content(flavour):
+        steps.append(_step("write_file", "keep the other flavour from auto-loading (%s)" % BLOCK_PATH,
+                           path=BLOCK_PATH, content=block_content(flavour)))
+    return steps
+
+
+def _install_steps(request, flavour, method, kernel, state):
+    if method == METHOD_PACKAGE:
+        # The package's postinst builds for kernels with headers; this covers the others and
+        # a build dpkg left at "added".
+        return [_step("dkms_install", "build and install %s with DKMS for %s" % (flavour.name, kernel),
+                      name=flavour.dkms_name, version=None, kernel=kernel)]
+    if method == METHOD_DKMS:
+        return [
+            _step("dkms_register", "register %s %s with DKMS" % (flavour.dkms_name, request["src_version"]),
+                  name=flavour.dkms_name, version=request["src_version"]),
+            _step("dkms_install", "build and install %s %s with DKMS for %s" % (
+                flavour.name, request["src_version"], kernel),
+                name=flavour.dkms_name, version=request["src_version"], kernel=kernel),
+        ]
+    if method == METHOD_SOURCE:
+        return [_step("make_install", "compile %s %s for %s and install it in /lib/modules/%s/%s"
+                      % (flavour.name, request["src_version"], kernel, kernel, UPDATES_SUBDIR),
+                      kernel=kernel, ko_in_tree=SOURCE_KO[flavour.name])]
+    return [_step("artifact_install", "install the prebuilt %s for %s" % (flavour.name, kernel),
+                  kernel=kernel)]
+
+
+def _load_steps(flavour, state, running_kernel, missing):
+    fresh_file = running_kernel in missing
+    if not state["loaded"]:
+        return [_step("modprobe", "load %s" % flavour.modprobe_name, name=flavour.modprobe_name)]
+    if fresh_file or (state["loaded_srcversion"] and state["kernels"][running_kernel]["srcversion"]
+                      and state["loaded_srcversion"] != state["kernels"][running_kernel]["srcversion"]):
+        return [_step("reload", "replace the loaded %s with the installed one" % flavour.module,
+                      name=flavour.modprobe_name, module=flavour.module)]
+    return []
+
+
+def _plan_absent(flavour, state):
+    steps = []
+    if state["loaded"]:
+        steps.append(_step("unload", "unload %s" % flavour.module, module=flavour.module,
+                           name=flavour.modprobe_name))
+    for kernel, entry in sorted(state["record"].get("kernels", {}).items()):
+        steps.append(_step("remove_ko", "remove %s from %s" % (entry["path"], kernel),
+                           path=entry["path"], kernel=kernel))
+    for entry in state["dkms"]:
+        if entry["state"] in ("added", "built", "installed"):
+            steps.append(_step("dkms_remove", "remove %s/%s from DKMS" % (entry["name"], entry["version"]),
+                               name=entry["name"], version=entry["version"]))
+            break
+    for path, content in ((PERSIST_PATH, state["persist"]), (BLOCK_PATH, state["block"])):
+        if content is not None:
+            steps.append(_step("remove_file", "remove %s" % path, path=path))
+    return steps
+
+
+def _step(action, describe, **details):
+    details.update(action=action, describe=describe)
+    return details
+
+
+def vermagic_release(vermagic):
+    """The kernel release a module was built for: the first word of its vermagic."""
+    return (vermagic or "").split(" ")[0] or None
+
+
+def check_recommendation_allows(recommendation, method, loadable):
+    """Refuse early, with host_info's reasons, when nothing this module can do would help."""
+    if not loadable:
+        raise KmodError("install a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
+    if recommendation["status"] == UNSUPPORTED and method not in (METHOD_ARTIFACT,):
+        raise KmodError("install a DCO kernel module: %s" % " ".join(recommendation["reasons"]))

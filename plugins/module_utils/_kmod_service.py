@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kmod module's flow: facts, decision, plan, then (outside check mode) the steps."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
+    METHOD_ARTIFACT,
+    RECORD_PATH,
+    KmodError,
+    check_recommendation_allows,
+    plan_kmod,
+    read_kmod_state,
+    resolve_flavour_and_method,
+    target_kernels,
+)
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_runner import KmodRunner, sha256_of
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import METHOD_PACKAGE, recommend
+
+
+def manage_kmod(module):
+    request = dict(module.params)
+    probe = ModuleProbe(module)
+    facts = gather_host_facts(probe)
+    recommendation = recommend(facts)
+    flavour, method = resolve_flavour_and_method(request, recommendation)
+    if request["state"] == "present":
+        check_recommendation_allows(recommendation, method, facts["kernel"]["modules_loadable"])
+    _complete_request(request, flavour, method, recommendation)
+    kernels = target_kernels(request, facts)
+    state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
+    steps = plan_kmod(request, flavour, method, kernels, state, facts["kernel"]["release"])
+    result = {
+        "changed": bool(steps), "flavour": flavour.name, "method": method, "kernels": kernels,
+        "steps": [step["describe"] for step in steps], "artifacts": [],
+        "loaded": state["loaded"] or any(step["action"] in ("modprobe", "reload") for step in steps),
+    }
+    if module._diff:
+        result["diff"] = {"before": "", "after": "".join("%s\n" % line for line in result["steps"])}
+    if module.check_mode or not steps:
+        if request["state"] == "absent":
+            result["loaded"] = False if steps else state["loaded"]
+        return result
+    runner = KmodRunner(module, flavour, request)
+    record = dict(state["record"])
+    try:
+        result["artifacts"] = runner.execute(steps, record)
+    finally:
+        runner.save_record(_saved_records(probe))
+    result["loaded"] = os.path.exists("/sys/module/%s" % flavour.module)
+    return result
+
+
+def _complete_request(request, flavour, method, recommendation):
+    if method == METHOD_PACKAGE and not request["package"]:
+        request["package"] = recommendation["package"] or flavour.distro_packages[0]
+    if request["src"] and not request["src_version"]:
+        raise KmodError("build %s from %s: set src_version (it names the DKMS tree and the "
+                        "install record)." % (flavour.name, request["src"]))
+    if method == METHOD_ARTIFACT:
+        if not os.path.exists(request["artifact"]):
+            raise KmodError("install %s: no such file on the host." % request["artifact"])
+        request["artifact_sha256"] = request["artifact_sha256"] or sha256_of(request["artifact"])
+    if request["src_sha256"]:
+        request["src_sha256"] = request["src_sha256"].lower()
+    request["method"] = method
+    request["flavour"] = flavour.name
+
+
+def _saved_records(probe):
+    """Every flavour's install record as saved; the runner replaces its own flavour's entry."""
+    text = probe.read(RECORD_PATH)
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}

@@ -1,0 +1,242 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kmod
+short_description: Build, install, load and keep the DCO kernel module OpenVPN needs
+version_added: 0.1.0
+description:
+  - Gets the OpenVPN data channel offload module that matches the installed OpenVPN onto a
+    host for the running kernel and for an installed kernel waiting for a reboot, loads it,
+    loads it again at boot, and keeps the other flavour from loading on its own.
+  - V(ovpn-dco-v2) serves OpenVPN 2.6 (out of tree); V(ovpn) serves OpenVPN 2.7 (in the kernel
+    since Linux 6.16, or built from the ovpn-backports source on older kernels).
+  - Works from the host's real state (modinfo per kernel, DKMS status, the loaded module's
+    srcversion, and a record of what this module installed in C(/var/lib/ovpnfleet-dco)); a
+    second run with the same input changes nothing and compiles nothing.
+  - Builds happen before anything replaces a loaded module, so a failed build leaves the
+    previous module loaded and the tunnels up. A module in use by tunnels is never unloaded;
+    the module fails and lists the devices instead.
+author: ovpnfleet.dco contributors (@ovpnfleet)
+extends_documentation_fragment:
+  - ovpnfleet.dco.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reports the planned steps in RV(steps) and changes nothing.
+  diff_mode:
+    support: full
+    details:
+      - The diff lists the planned steps.
+options:
+  state:
+    description:
+      - V(present) installs, loads and persists the module; V(absent) unloads it and removes
+        what this module installed (files, DKMS registrations, boot-time loading).
+    type: str
+    choices: [present, absent]
+    default: present
+  flavour:
+    description:
+      - Which module. V(auto) picks the one the installed OpenVPN needs, as
+        M(ovpnfleet.dco.host_info) recommends.
+    type: str
+    choices: [auto, ovpn-dco-v2, ovpn]
+    default: auto
+  method:
+    description:
+      - How the module gets onto the host.
+      - V(inkernel) uses the module the kernel ships (C(ovpn) on Linux 6.16 and newer).
+      - V(package) installs the distribution's DKMS package (Debian's C(openvpn-dco-dkms)).
+      - V(dkms) registers O(src) with DKMS, which rebuilds it for new kernels.
+      - V(source) compiles O(src) with C(make) against each kernel's build directory.
+      - V(artifact) installs a prebuilt O(artifact) whose vermagic matches the kernel.
+      - V(auto) takes V(artifact) when O(artifact) is set, V(dkms) when O(src) is set, else what
+        M(ovpnfleet.dco.host_info) recommends.
+    type: str
+    choices: [auto, inkernel, package, dkms, source, artifact]
+    default: auto
+  src:
+    description:
+      - Source archive on the host (a path) or a URL, for O(method=dkms) and O(method=source).
+      - Its sha256 is checked against O(src_sha256) before anything is unpacked.
+    type: str
+  src_sha256:
+    description: The sha256 the source archive must have. Required with O(src).
+    type: str
+  src_version:
+    description: Version of the source, used as the DKMS version and in the install record.
+    type: str
+  src_format:
+    description:
+      - V(tar) for a tarball (any compression), V(deb) for a Debian package that carries the
+        source tree (like C(openvpn-dco-dkms)).
+    type: str
+    choices: [tar, deb]
+    default: tar
+  src_subdir:
+    description:
+      - The source tree inside the archive (for example C(usr/src/ovpn-dco-0.0+git20231103) in
+        the Debian package). Default is the archive's only top-level directory.
+    type: str
+  artifact:
+    description: Path on the host of a prebuilt C(.ko), for O(method=artifact).
+    type: path
+  artifact_sha256:
+    description: The sha256 O(artifact) must have.
+    type: str
+  package:
+    description: The distribution package for O(method=package). Default is what host_info found.
+    type: str
+  kernels:
+    description:
+      - Kernel releases to install for. Default is the running kernel plus an installed newer
+        kernel waiting for a reboot.
+    type: list
+    elements: str
+  load:
+    description: Load the module now (on the running kernel).
+    type: bool
+    default: true
+  persist:
+    description: Load the module at boot, through C(/etc/modules-load.d/ovpnfleet-dco.conf).
+    type: bool
+    default: true
+  block_other_flavour:
+    description:
+      - Keep the other flavour from loading on its own (C(/etc/modprobe.d/ovpnfleet-dco.conf)).
+    type: bool
+    default: true
+  signing_key:
+    description:
+      - Private key to sign modules built with O(method=source) or installed with
+        O(method=artifact), for kernels that only load signed modules. DKMS signs with its own key.
+    type: path
+  signing_cert:
+    description: Certificate (DER or PEM) that matches O(signing_key). Required with O(signing_key).
+    type: path
+requirements:
+  - Linux with module support, C(modinfo), C(modprobe), C(depmod).
+  - For builds, C(make), a compiler and the exact C(linux-headers) of each target kernel (the
+    M(ovpnfleet.dco.kmod) role installs them only where a build happens).
+seealso:
+  - module: ovpnfleet.dco.host_info
+"""
+
+EXAMPLES = r"""
+- name: Give each host the DCO module its OpenVPN needs
+  ovpnfleet.dco.kmod:
+  become: true
+
+- name: Build ovpn-dco-v2 from Debian's package source, pinned by sha256
+  ovpnfleet.dco.kmod:
+    flavour: ovpn-dco-v2
+    method: dkms
+    src: /var/tmp/openvpn-dco-dkms_0.0+git20231103-1~deb12u1_all.deb
+    src_format: deb
+    src_subdir: usr/src/ovpn-dco-0.0+git20231103
+    src_version: 0.0+git20231103
+    src_sha256: 8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6
+  become: true
+
+- name: Install a module built once on another host with the same kernel
+  ovpnfleet.dco.kmod:
+    flavour: ovpn-dco-v2
+    method: artifact
+    artifact: /var/tmp/ovpn-dco-v2.ko
+  become: true
+
+- name: Take the module off the host
+  ovpnfleet.dco.kmod:
+    state: absent
+  become: true
+"""
+
+RETURN = r"""
+flavour:
+  description: The flavour that was managed.
+  returned: always
+  type: str
+  sample: ovpn-dco-v2
+method:
+  description: The method that was used.
+  returned: always
+  type: str
+  sample: dkms
+kernels:
+  description: The kernel releases that were targeted.
+  returned: always
+  type: list
+  elements: str
+  sample: [6.1.0-50-amd64]
+steps:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [register ovpn-dco 0.0+git20231103 with DKMS, load ovpn-dco-v2]
+artifacts:
+  description:
+    - Module files installed by this run, with what a play needs to fetch them to a
+      controller-side cache and install them elsewhere with O(method=artifact).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kernel: 6.1.0-50-amd64, path: /lib/modules/6.1.0-50-amd64/updates/dkms/ovpn-dco-v2.ko, sha256: 3f0c..., vermagic: 6.1.0-50-amd64 SMP preempt mod_unload modversions, srcversion: 9B1D..., origin_sha256: 8e84...}]
+loaded:
+  description: Whether the module is loaded at the end.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_service import manage_kmod
+
+ARGUMENT_SPEC = dict(
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    flavour=dict(type="str", choices=["auto", "ovpn-dco-v2", "ovpn"], default="auto"),
+    method=dict(type="str", choices=["auto", "inkernel", "package", "dkms", "source", "artifact"],
+                default="auto"),
+    src=dict(type="str"),
+    src_sha256=dict(type="str"),
+    src_version=dict(type="str"),
+    src_format=dict(type="str", choices=["tar", "deb"], default="tar"),
+    src_subdir=dict(type="str"),
+    artifact=dict(type="path"),
+    artifact_sha256=dict(type="str"),
+    package=dict(type="str"),
+    kernels=dict(type="list", elements="str"),
+    load=dict(type="bool", default=True),
+    persist=dict(type="bool", default=True),
+    block_other_flavour=dict(type="bool", default=True),
+    # A path to the key, not the key: nothing secret to hide.
+    signing_key=dict(type="path", no_log=False),
+    signing_cert=dict(type="path"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        required_together=[("src", "src_sha256"), ("signing_key", "signing_cert")],
+        required_if=[("method", "dkms", ("src",)), ("method", "source", ("src",)),
+                     ("method", "artifact", ("artifact",))],
+    )
+    try:
+        result = manage_kmod(module)
+    except DcoError as error:
+        fail_from_error(module, error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
