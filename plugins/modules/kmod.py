@@ -187,7 +187,13 @@ artifacts:
   returned: always
   type: list
   elements: dict
-  sample: [{kernel: 6.1.0-50-amd64, path: /lib/modules/6.1.0-50-amd64/updates/dkms/ovpn-dco-v2.ko, sha256: 3f0c..., vermagic: 6.1.0-50-amd64 SMP preempt mod_unload modversions, srcversion: 9B1D..., origin_sha256: 8e84...}]
+  sample:
+    - kernel: 6.1.0-50-amd64
+      path: /lib/modules/6.1.0-50-amd64/updates/dkms/ovpn-dco-v2.ko
+      sha256: 3f0c5b3d3b3a4c1e9d1f0b7a2d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a392817
+      vermagic: 6.1.0-50-amd64 SMP preempt mod_unload modversions
+      srcversion: 9B1D2C3E4F5A6B7C8D9E0F1
+      origin_sha256: 8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6
 loaded:
   description: Whether the module is loaded at the end.
   returned: always
