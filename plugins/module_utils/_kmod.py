@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
@@ -92,8 +93,10 @@ def read_kmod_state(probe, flavour, kernels, dkms_name):
     per_kernel = {}
     for kernel in kernels:
         info = parse_modinfo(probe.run(["modinfo", "-k", kernel, flavour.modprobe_name]))
+        content = probe.read_bytes(info["filename"]) if info.get("filename", "").startswith("/") else None
         per_kernel[kernel] = {
             "filename": info.get("filename"),
+            "sha256": hashlib.sha256(content).hexdigest() if content is not None else None,
             "vermagic": info.get("vermagic"),
             "srcversion": info.get("srcversion"),
             "signer": info.get("signer"),
@@ -149,11 +152,13 @@ def kernel_is_satisfied(method, flavour, kernel, state, request):
             entry["kernel"] == kernel and entry["state"] == "installed"
             and (method == METHOD_PACKAGE or entry["version"] == request["src_version"])
             for entry in state["dkms"])
+    if method == METHOD_ARTIFACT:
+        # The same bytes where modprobe looks: whoever built them, nothing to do.
+        return bool(filename) and have["sha256"] == request["artifact_sha256"]
     recorded = state["record"].get("kernels", {}).get(kernel, {})
-    wanted = request["artifact_sha256"] if method == METHOD_ARTIFACT else request["src_sha256"]
     return (bool(filename) and recorded.get("path") == filename
-            and recorded.get("origin_sha256") == wanted
-            and recorded.get("srcversion") == have["srcversion"])
+            and recorded.get("origin_sha256") == request["src_sha256"]
+            and recorded.get("sha256") == have["sha256"])
 
 
 def plan_kmod(request, flavour, method, kernels, state, running_kernel):

@@ -41,6 +41,7 @@ def state(flavour=OVPN_DCO_V2, kernels=(K1,), files=None, dkms=(), loaded=False,
     return {
         "loaded": loaded, "loaded_srcversion": loaded_srcversion, "refcnt": 0,
         "kernels": {k: {"filename": files.get(k, (None, None))[0], "srcversion": files.get(k, (None, None))[1],
+                        "sha256": "sha-of-" + str(files.get(k, (None, None))[1]),
                         "vermagic": None, "signer": None, "build_dir_exists": True} for k in kernels},
         "dkms": list(dkms), "dkms_available": True, "record": record or {},
         "persist": persist_content(flavour) if persisted else None,
@@ -120,11 +121,27 @@ def test_inkernel_missing_is_a_clear_error():
 
 def test_source_install_is_recognised_from_the_record():
     path = "/lib/modules/%s/updates/ovpnfleet-dco/ovpn-dco-v2.ko" % K1
-    record = {"kernels": {K1: {"path": path, "origin_sha256": SHA, "srcversion": "S1"}}}
+    record = {"kernels": {K1: {"path": path, "origin_sha256": SHA, "sha256": "sha-of-S1"}}}
     st = state(files={K1: (path, "S1")}, loaded=True, loaded_srcversion="S1", record=record)
     assert plan_kmod(request(method="source"), OVPN_DCO_V2, "source", [K1], st, K1) == []
     other = request(method="source", src_sha256="0" * 64)
     assert actions(plan_kmod(other, OVPN_DCO_V2, "source", [K1], st, K1)) == ["make_install", "reload"]
+
+
+def test_source_file_changed_behind_our_back_is_rebuilt():
+    path = "/lib/modules/%s/updates/ovpnfleet-dco/ovpn-dco-v2.ko" % K1
+    record = {"kernels": {K1: {"path": path, "origin_sha256": SHA, "sha256": "sha-of-OLD"}}}
+    st = state(files={K1: (path, "S1")}, loaded=True, loaded_srcversion="S1", record=record)
+    assert actions(plan_kmod(request(method="source"), OVPN_DCO_V2, "source", [K1], st, K1)) == [
+        "make_install", "reload"]
+
+
+@pytest.mark.parametrize("installed_sha, expected", [("sha-of-S1", []), ("other", ["artifact_install", "reload"])])
+def test_artifact_is_judged_by_the_bytes_installed(installed_sha, expected):
+    path = "/lib/modules/%s/updates/ovpnfleet-dco/ovpn-dco-v2.ko" % K1
+    st = state(files={K1: (path, "S1")}, loaded=True, loaded_srcversion="S1")
+    req = request(method="artifact", src=None, artifact="/var/lib/x.ko", artifact_sha256=installed_sha)
+    assert actions(plan_kmod(req, OVPN_DCO_V2, "artifact", [K1], st, K1)) == expected
 
 
 def test_absent_unloads_and_removes_what_we_installed():
