@@ -252,9 +252,17 @@ def vermagic_release(vermagic):
     return (vermagic or "").split(" ")[0] or None
 
 
-def check_recommendation_allows(recommendation, method, loadable):
-    """Refuse early, with host_info's reasons, when nothing this module can do would help."""
+def check_host_can_load(recommendation, loadable):
+    """Refuse first, with host_info's reasons, a kernel that cannot load any module."""
     if not loadable:
         raise KmodError("install a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
-    if recommendation["status"] == UNSUPPORTED and method not in (METHOD_ARTIFACT,):
+
+
+def check_recommendation_allows(recommendation, method):
+    """Refuse early when host_info found a blocker this method cannot get around.
+
+    A prebuilt artifact needs no headers, so only it may proceed on an ``unsupported`` host
+    (whose reasons are then about building).
+    """
+    if recommendation["status"] == UNSUPPORTED and method != METHOD_ARTIFACT:
         raise KmodError("install a DCO kernel module: %s" % " ".join(recommendation["reasons"]))

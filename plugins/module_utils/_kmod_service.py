@@ -13,6 +13,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     METHOD_ARTIFACT,
     RECORD_PATH,
     KmodError,
+    check_host_can_load,
     check_recommendation_allows,
     plan_kmod,
     read_kmod_state,
@@ -29,9 +30,11 @@ def manage_kmod(module):
     probe = ModuleProbe(module)
     facts = gather_host_facts(probe)
     recommendation = recommend(facts)
+    if request["state"] == "present":
+        check_host_can_load(recommendation, facts["kernel"]["modules_loadable"])
     flavour, method = resolve_flavour_and_method(request, recommendation)
     if request["state"] == "present":
-        check_recommendation_allows(recommendation, method, facts["kernel"]["modules_loadable"])
+        check_recommendation_allows(recommendation, method)
     _complete_request(request, flavour, method, recommendation)
     kernels = target_kernels(request, facts)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)

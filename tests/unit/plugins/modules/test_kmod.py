@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kmod in check mode, replayed against hosts recorded in tests/unit/fixtures/host_info/."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod_service
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info")
+SHA = "8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6"
+
+
+def replay(run_module, monkeypatch, name, args):
+    probe = ReplayProbe(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"])
+    monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda module: probe)
+    return run_module(kmod.main, args, check_mode=True)
+
+
+def test_kernel_without_module_support_is_refused_with_the_reason(run_module, monkeypatch):
+    failed, result = replay(run_module, monkeypatch, "build-machine", {})
+    assert failed
+    assert result["msg"].startswith("install a DCO kernel module: ")
+    assert "CONFIG_MODULES is not set" in result["msg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"method": "dkms"}, "method is dkms but all of the following are missing: src"),
+    ({"method": "artifact"}, "method is artifact but all of the following are missing: artifact"),
+    ({"src": "/tmp/x.tar.gz"}, "parameters are required together: src, src_sha256"),
+    ({"signing_key": "/k"}, "parameters are required together: signing_key, signing_cert"),
+    ({"flavour": "ovpn-dco-v3"}, "value of flavour must be one of"),
+])
+def test_bad_arguments_are_refused_before_anything_is_read(run_module, args, message):
+    failed, result = run_module(kmod.main, args, check_mode=True)
+    assert failed
+    assert message in result["msg"]
+
+
+def test_src_without_version_is_refused():
+    request = dict({key: None for key in kmod.ARGUMENT_SPEC},
+                   flavour="ovpn-dco-v2", method="dkms", src="/x.deb", src_sha256=SHA)
+    with pytest.raises(_kmod_service.KmodError, match="set src_version"):
+        _kmod_service._complete_request(request, OVPN_DCO_V2, "dkms", {"package": None})
