@@ -25,13 +25,13 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
     METHOD_INKERNEL,
     METHOD_PACKAGE,
     METHOD_SOURCE,
+    PERSIST_PATH,
     UNSUPPORTED,
 )
 
 METHOD_ARTIFACT = "artifact"
 STATE_DIR = "/var/lib/ovpnfleet-dco"
 RECORD_PATH = STATE_DIR + "/installed.json"
-PERSIST_PATH = "/etc/modules-load.d/ovpnfleet-dco.conf"
 BLOCK_PATH = "/etc/modprobe.d/ovpnfleet-dco.conf"
 # Where source and artifact installs put their .ko: searched before kernel/ by depmod.
 UPDATES_SUBDIR = "updates/ovpnfleet-dco"
@@ -161,12 +161,19 @@ def kernel_is_satisfied(method, flavour, kernel, state, request):
             and recorded.get("sha256") == have["sha256"])
 
 
-def plan_kmod(request, flavour, method, kernels, state, running_kernel):
-    """Ordered steps (dicts with ``action`` and a human ``describe``) to reach the request."""
+def plan_kmod(request, flavour, method, kernels, state, running_kernel, headers_offered=None):
+    """Ordered steps (dicts with ``action`` and a human ``describe``) to reach the request.
+
+    ``headers_offered`` maps a kernel release to the headers version the package manager
+    offers (None: not offered), for the error when a build lacks headers.
+    """
     if request["state"] == "absent":
         return _plan_absent(flavour, state)
     steps = []
     missing = [k for k in kernels if not kernel_is_satisfied(method, flavour, k, state, request)]
+    if method in (METHOD_DKMS, METHOD_SOURCE):
+        _check_headers(flavour, [k for k in missing if not state["kernels"][k]["build_dir_exists"]],
+                       headers_offered or {})
     if method == METHOD_INKERNEL and missing:
         raise KmodError(
             "find %s in kernel %s: the kernel does not ship it (modinfo found %s); use a kernel "
@@ -188,6 +195,19 @@ def plan_kmod(request, flavour, method, kernels, state, running_kernel):
         steps.append(_step("write_file", "keep the other flavour from auto-loading (%s)" % BLOCK_PATH,
                            path=BLOCK_PATH, content=block_content(flavour)))
     return steps
+
+
+def _check_headers(flavour, kernels, headers_offered):
+    if not kernels:
+        return
+    offers = "; ".join(
+        "linux-headers-%s %s" % (kernel, ("is offered as %s" % headers_offered[kernel])
+                                 if headers_offered.get(kernel) else "is not in the configured repositories")
+        for kernel in kernels)
+    raise KmodError(
+        "build %s for %s: no kernel headers (/lib/modules/RELEASE/build is missing); %s. Install "
+        "the exact headers (the kmod role does), or boot a kernel whose headers the repositories "
+        "carry." % (flavour.name, ", ".join(kernels), offers))
 
 
 def _install_steps(request, flavour, method, kernel, state):

@@ -38,7 +38,9 @@ def manage_kmod(module):
     _complete_request(request, flavour, method, recommendation)
     kernels = target_kernels(request, facts)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
-    steps = plan_kmod(request, flavour, method, kernels, state, facts["kernel"]["release"])
+    offered = {kernel: (facts["packages"]["packages"].get("linux-headers-%s" % kernel) or {}).get("candidate")
+               for kernel in kernels}
+    steps = plan_kmod(request, flavour, method, kernels, state, facts["kernel"]["release"], offered)
     result = {
         "changed": bool(steps), "flavour": flavour.name, "method": method, "kernels": kernels,
         "steps": [step["describe"] for step in steps], "artifacts": [],

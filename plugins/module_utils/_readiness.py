@@ -28,6 +28,9 @@ METHOD_PACKAGE = "package"    # a distro package with a DKMS tree (Debian's open
 METHOD_DKMS = "dkms"          # a pinned source tarball registered with DKMS
 METHOD_SOURCE = "source"      # a pinned source tarball built with make
 
+# The kmod module loads the module at boot through this file.
+PERSIST_PATH = "/etc/modules-load.d/ovpnfleet-dco.conf"
+
 
 def recommend(facts):
     """Return ``{status, flavour, module, method, package, build, steps, reasons, notes}``."""
@@ -58,7 +61,7 @@ def recommend(facts):
     if side["builtin"] or side["filename"]:
         rec.update(status=ACTIONABLE, method=_method_of_present_module(side))
         rec["steps"] = ["modprobe %s" % flavour.modprobe_name,
-                        "persist in /etc/modules-load.d/%s.conf" % flavour.module]
+                        "persist in %s" % PERSIST_PATH]
         _note_pending_kernel(facts, rec)
         _note_signing(facts, rec)
         return rec
@@ -158,7 +161,7 @@ def _plan_build(facts, flavour, rec):
     if not headers["installed"]:
         rec["steps"].insert(0, "apt-get install %s" % headers["package"])
     rec["steps"] += ["modprobe %s" % flavour.modprobe_name,
-                     "persist in /etc/modules-load.d/%s.conf" % flavour.module]
+                     "persist in %s" % PERSIST_PATH]
     rec["status"] = ACTIONABLE
     _note_pending_kernel(facts, rec)
     _note_signing(facts, rec)

@@ -191,3 +191,15 @@ def test_target_kernels_adds_the_pending_one():
 def test_vermagic_release():
     assert vermagic_release("6.1.0-50-amd64 SMP preempt mod_unload modversions ") == K1
     assert vermagic_release(None) is None
+
+
+@pytest.mark.parametrize("offered, text", [
+    ({K1: "6.1.192-2"}, "linux-headers-%s is offered as 6.1.192-2" % K1),
+    ({}, "linux-headers-%s is not in the configured repositories" % K1),
+])
+def test_build_without_headers_names_the_kernel_and_the_offer(offered, text):
+    st = state(persisted=False)
+    st["kernels"][K1]["build_dir_exists"] = False
+    with pytest.raises(KmodError, match="build ovpn-dco-v2 for %s: no kernel headers" % K1) as error:
+        plan_kmod(request(method="source"), OVPN_DCO_V2, "source", [K1], st, K1, offered)
+    assert text in str(error.value)

@@ -25,6 +25,22 @@ EXPECTED = {
         "recommendation.flavour": "ovpn-dco-v2",
         "recommendation.method": None,
     },
+    "debian12-fresh": {
+        "kernel.release": "6.1.0-56-amd64",
+        "kernel.modules_loadable": True,
+        "openvpn.version": "2.6.14",
+        "openvpn.dco_built": True,
+        "kernel_modules.ovpn-dco-v2.loaded": False,
+        "headers.installed": False,
+        "headers.installable": True,
+        "container": None,
+        "lockdown": "none",
+        "recommendation.status": "actionable",
+        "recommendation.flavour": "ovpn-dco-v2",
+        "recommendation.method": "package",
+        "recommendation.package": "openvpn-dco-dkms",
+        "recommendation.build": "dkms",
+    },
 }
 
 
