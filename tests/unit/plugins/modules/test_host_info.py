@@ -41,6 +41,19 @@ EXPECTED = {
         "recommendation.package": "openvpn-dco-dkms",
         "recommendation.build": "dkms",
     },
+    "debian13-bpo-fresh": {
+        "kernel.release": "7.3.4+deb13-amd64",
+        "openvpn.version": "2.7.8",
+        "openvpn.dco_built": True,
+        "kernel_modules.ovpn.origin": "in-tree",
+        "kernel_modules.ovpn.kconfig": "m",
+        "kernel_modules.ovpn.loaded": False,
+        "kernel_modules.ovpn-dco-v2.filename": None,
+        "recommendation.status": "actionable",
+        "recommendation.flavour": "ovpn",
+        "recommendation.method": "inkernel",
+        "recommendation.build": None,
+    },
 }
 
 
