@@ -185,6 +185,7 @@ def plan_kmod(request, flavour, method, kernels, state, running_kernel, headers_
             request["package"], ", ".join(missing)),
             packages=["dkms"] + ["linux-headers-%s" % k for k in missing] + [request["package"]]))
     for kernel in missing:
+        steps.extend(_replaced_install_steps(method, kernel, state))
         steps.extend(_install_steps(request, flavour, method, kernel, state))
     if running_kernel in kernels and request["load"]:
         steps.extend(_load_steps(flavour, state, running_kernel, missing))
@@ -208,6 +209,17 @@ def _check_headers(flavour, kernels, headers_offered):
         "build %s for %s: no kernel headers (/lib/modules/RELEASE/build is missing); %s. Install "
         "the exact headers (the kmod role does), or boot a kernel whose headers the repositories "
         "carry." % (flavour.name, ", ".join(kernels), offers))
+
+
+def _replaced_install_steps(method, kernel, state):
+    """A file we installed by source or artifact would shadow a DKMS build: take it away."""
+    if method not in (METHOD_PACKAGE, METHOD_DKMS):
+        return []
+    ours = state["record"].get("kernels", {}).get(kernel)
+    if not ours or not ours.get("path") or "/updates/dkms/" in ours["path"]:
+        return []
+    return [_step("remove_ko", "remove %s, installed before by another method" % ours["path"],
+                  path=ours["path"], kernel=kernel)]
 
 
 def _install_steps(request, flavour, method, kernel, state):

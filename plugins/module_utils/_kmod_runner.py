@@ -235,16 +235,28 @@ class KmodRunner:
         self.run(["modprobe", "-r", step["name"]], "unload %s" % step["module"])
 
     def ensure_unused(self, module_name):
-        refcnt = (open("/sys/module/%s/refcnt" % module_name).read().strip()
-                  if os.path.exists("/sys/module/%s/refcnt" % module_name) else "0")
-        if refcnt != "0":
-            _rc, out, _err = self.run(["ip", "-o", "-d", "link", "show", "type", self.flavour.link_kind],
-                                      "list %s devices" % self.flavour.link_kind, check=False)
-            devices = [line.split(":")[1].strip() for line in out.splitlines() if ":" in line]
+        """Refuse to unload a module that an OpenVPN process or a tunnel device may use.
+
+        The refcount alone does not tell: ovpn-dco-v2 keeps 0 while its devices carry
+        traffic, and unloading it destroys them (seen on Debian 12, 6.1.0-56). So any
+        running openvpn process and any device of the module's link kind, in any network
+        namespace, count as users.
+        """
+        users = ["%s (pid %s)" % (cmdline, pid) for pid, cmdline in running_openvpn()]
+        users += ["device %s" % name for name in self.devices_of_kind(self.flavour.link_kind)]
+        if users:
             raise ModuleInUseError(
-                "replace %s: it is in use (refcnt %s, devices %s); stop the OpenVPN instances on "
-                "them first (the kmod role does with kmod_when_in_use: restart)."
-                % (module_name, refcnt, ", ".join(devices) or "none listed"))
+                "replace %s: it may be in use by %s; stop those OpenVPN instances first (the "
+                "kmod role does with kmod_when_in_use: restart)." % (module_name, "; ".join(users)))
+
+    def devices_of_kind(self, link_kind):
+        """Devices of ``link_kind`` in every network namespace (tunnels often live in one)."""
+        names = set()
+        for pid in network_namespaces().values():
+            _rc, out, _err = self.run(["nsenter", "--net=/proc/%s/ns/net" % pid, "ip", "-o", "link",
+                                       "show", "type", link_kind], "list %s devices" % link_kind, check=False)
+            names.update(line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line)
+        return sorted(names)
 
     def do_write_file(self, step):
         write_file(self.module, step["path"], step["content"])
@@ -295,6 +307,31 @@ class KmodRunner:
             return "(no DKMS make.log found)"
         with open(logs[-1], "r", errors="replace") as handle:
             return "\n".join(handle.read().splitlines()[-BUILD_LOG_TAIL_LINES:])
+
+
+def running_openvpn():
+    """``(pid, cmdline)`` of every running openvpn process, from /proc."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"openvpn":
+            found.append((pid, b" ".join(part for part in argv if part).decode(errors="replace")))
+    return found
+
+
+def network_namespaces():
+    """One process per distinct network namespace on the host: ``{netns inode: pid}``."""
+    namespaces = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            namespaces.setdefault(os.stat("/proc/%s/ns/net" % pid).st_ino, pid)
+        except OSError:
+            continue
+    return namespaces
 
 
 def _extract_tar(archive, dest):

@@ -53,6 +53,9 @@ def manage_kmod(module):
             result["loaded"] = False if steps else state["loaded"]
         return result
     runner = KmodRunner(module, flavour, request)
+    if any(step["action"] in ("reload", "unload") for step in steps):
+        # Refuse before the first change, not halfway through the plan.
+        runner.ensure_unused(flavour.module)
     record = dict(state["record"])
     try:
         result["artifacts"] = runner.execute(steps, record)

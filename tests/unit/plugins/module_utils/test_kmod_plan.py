@@ -203,3 +203,12 @@ def test_build_without_headers_names_the_kernel_and_the_offer(offered, text):
     with pytest.raises(KmodError, match="build ovpn-dco-v2 for %s: no kernel headers" % K1) as error:
         plan_kmod(request(method="source"), OVPN_DCO_V2, "source", [K1], st, K1, offered)
     assert text in str(error.value)
+
+
+def test_moving_from_a_source_build_to_the_package_removes_our_file_first():
+    path = "/lib/modules/%s/updates/ovpnfleet-dco/ovpn-dco-v2.ko" % K1
+    record = {"kernels": {K1: {"path": path, "origin_sha256": SHA, "sha256": "sha-of-S1"}}}
+    st = state(files={K1: (path, "S1")}, loaded=True, loaded_srcversion="S1", record=record)
+    steps = plan_kmod(request(method="package", src=None), OVPN_DCO_V2, "package", [K1], st, K1)
+    assert actions(steps) == ["install_packages", "remove_ko", "dkms_install", "reload"]
+    assert steps[1]["path"] == path

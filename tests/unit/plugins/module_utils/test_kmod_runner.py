@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kmod runner's guards: sources checked before unpacking, modules in use left alone."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod_runner
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import KmodError, ModuleInUseError
+
+
+class RecordingModule:
+    """Just enough of AnsibleModule for the runner: answers commands from a table."""
+
+    def __init__(self, answers=None):
+        self.answers = answers or {}
+        self.commands = []
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return "/usr/bin/" + name
+
+    def run_command(self, argv, cwd=None, environ_update=None):
+        self.commands.append(argv)
+        return self.answers.get(tuple(argv), (0, "", ""))
+
+
+def tarball(tmp_path, members):
+    path = tmp_path / "src.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def runner(src, sha, subdir=None):
+    request = {"src": src, "src_sha256": sha, "src_format": "tar", "src_subdir": subdir}
+    return _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, request)
+
+
+def test_source_with_the_pinned_sha_is_unpacked_to_its_tree(tmp_path):
+    src, sha = tarball(tmp_path, {"ovpn-dco-1/Makefile": b"all:\n", "ovpn-dco-1/README": b"x"})
+    tree = runner(src, sha).source_tree()
+    assert tree.endswith("/ovpn-dco-1")
+
+
+def test_source_with_another_sha_is_refused_before_unpacking(tmp_path, monkeypatch):
+    src, _sha = tarball(tmp_path, {"ovpn-dco-1/Makefile": b"all:\n"})
+    monkeypatch.setattr(_kmod_runner, "_extract_tar", lambda *args: pytest.fail("unpacked"))
+    with pytest.raises(KmodError, match="nothing was unpacked"):
+        runner(src, "0" * 64).source_tree()
+
+
+def test_source_without_a_makefile_says_to_set_src_subdir(tmp_path):
+    src, sha = tarball(tmp_path, {"a/b/Makefile": b"all:\n", "c": b""})
+    with pytest.raises(KmodError, match="set src_subdir"):
+        runner(src, sha).source_tree()
+
+
+def test_member_escaping_the_tree_is_refused_without_extraction_filters(tmp_path, monkeypatch):
+    src, _sha = tarball(tmp_path, {"../evil/Makefile": b"all:\n"})
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    with pytest.raises(KmodError, match="points outside the tree"):
+        _kmod_runner._extract_tar(src, str(tmp_path / "out"))
+
+
+def test_module_used_by_openvpn_is_not_replaced(monkeypatch):
+    monkeypatch.setattr(_kmod_runner, "running_openvpn", lambda: [("4548", "openvpn --config s.conf")])
+    monkeypatch.setattr(_kmod_runner, "network_namespaces", lambda: {1: "1", 2: "4548"})
+    module = RecordingModule({
+        ("/usr/bin/nsenter", "--net=/proc/4548/ns/net", "ip", "-o", "link", "show", "type", "ovpn-dco"):
+            (0, "2: tun-srv: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1500 qdisc noqueue\\    link/none \n", ""),
+    })
+    run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {})
+    with pytest.raises(ModuleInUseError) as error:
+        run.ensure_unused("ovpn_dco_v2")
+    assert "openvpn --config s.conf (pid 4548)" in str(error.value)
+    assert "device tun-srv" in str(error.value)
+
+
+def test_module_without_users_may_be_replaced(monkeypatch):
+    monkeypatch.setattr(_kmod_runner, "running_openvpn", lambda: [])
+    monkeypatch.setattr(_kmod_runner, "network_namespaces", lambda: {1: "1"})
+    run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {})
+    assert run.ensure_unused("ovpn_dco_v2") is None
