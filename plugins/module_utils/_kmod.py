@@ -298,3 +298,29 @@ def check_recommendation_allows(recommendation, method):
     """
     if recommendation["status"] == UNSUPPORTED and method != METHOD_ARTIFACT:
         raise KmodError("install a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
+
+
+def signatures_required(facts):
+    """Whether the running kernel loads only signed modules, and why."""
+    reasons = []
+    if facts["secure_boot"]["enabled"]:
+        reasons.append("Secure Boot is on")
+    if facts["lockdown"] in ("integrity", "confidentiality"):
+        reasons.append("kernel lockdown is %s" % facts["lockdown"])
+    if facts["module_signatures_enforced"]:
+        reasons.append("module.sig_enforce is set")
+    return reasons
+
+
+def check_signing(facts, method, request):
+    """Refuse an unsigned build the kernel would reject at load time.
+
+    DKMS and distro packages sign with DKMS's own key (its enrolment is host_info's note); a
+    module from the kernel's tree is signed by the distribution.
+    """
+    reasons = signatures_required(facts)
+    if reasons and method in (METHOD_SOURCE, METHOD_ARTIFACT) and not request.get("signing_key"):
+        raise KmodError(
+            "install an unsigned %s: the kernel only loads signed modules (%s); pass signing_key "
+            "and signing_cert with a key enrolled in the MOK list, or use method dkms, whose "
+            "key DKMS enrols with 'mokutil --import'." % (request["flavour"], ", ".join(reasons)))

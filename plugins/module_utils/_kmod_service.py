@@ -15,6 +15,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     KmodError,
     check_host_can_load,
     check_recommendation_allows,
+    check_signing,
     plan_kmod,
     read_kmod_state,
     resolve_flavour_and_method,
@@ -36,6 +37,8 @@ def manage_kmod(module):
     if request["state"] == "present":
         check_recommendation_allows(recommendation, method)
     _complete_request(request, flavour, method, recommendation)
+    if request["state"] == "present":
+        check_signing(facts, method, request)
     kernels = target_kernels(request, facts)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
     offered = {kernel: (facts["packages"]["packages"].get("linux-headers-%s" % kernel) or {}).get("candidate")

@@ -13,6 +13,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     PERSIST_PATH,
     KmodError,
     block_content,
+    check_signing,
     persist_content,
     plan_kmod,
     resolve_flavour_and_method,
@@ -212,3 +213,29 @@ def test_moving_from_a_source_build_to_the_package_removes_our_file_first():
     steps = plan_kmod(request(method="package", src=None), OVPN_DCO_V2, "package", [K1], st, K1)
     assert actions(steps) == ["install_packages", "remove_ko", "dkms_install", "reload"]
     assert steps[1]["path"] == path
+
+
+def facts_with(secure_boot=False, lockdown="none", enforced=False):
+    return {"secure_boot": {"enabled": secure_boot}, "lockdown": lockdown,
+            "module_signatures_enforced": enforced}
+
+
+@pytest.mark.parametrize("facts, why", [
+    (facts_with(secure_boot=True), "Secure Boot is on"),
+    (facts_with(lockdown="integrity"), "kernel lockdown is integrity"),
+    (facts_with(enforced=True), "module.sig_enforce is set"),
+])
+@pytest.mark.parametrize("method", ["source", "artifact"])
+def test_unsigned_build_refused_where_signatures_are_required(facts, why, method):
+    with pytest.raises(KmodError, match="only loads signed modules \\(%s\\)" % why):
+        check_signing(facts, method, request(method=method))
+
+
+@pytest.mark.parametrize("facts, method, req", [
+    (facts_with(secure_boot=True), "source", request(method="source", signing_key="/k", signing_cert="/c")),
+    (facts_with(secure_boot=True), "dkms", request()),
+    (facts_with(secure_boot=True), "inkernel", request(method="inkernel")),
+    (facts_with(), "source", request(method="source")),
+])
+def test_signing_not_in_the_way(facts, method, req):
+    assert check_signing(facts, method, req) is None
