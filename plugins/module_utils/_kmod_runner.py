@@ -19,7 +19,10 @@ import tempfile
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import CommandError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import remove_file, write_file
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import parse_modinfo
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import (
+    parse_dkms_status,
+    parse_modinfo,
+)
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     RECORD_PATH,
     UPDATES_SUBDIR,
@@ -165,15 +168,24 @@ class KmodRunner:
     def do_dkms_install(self, step):
         name, kernel = step["name"], step["kernel"]
         version = step["version"] or self._dkms_version(name)
-        for verb in ("build", "install"):
-            rc, out, err = self.run(["dkms", verb, "-m", name, "-v", version, "-k", kernel, "--force"],
-                                    "%s %s for %s" % (verb, name, kernel), check=False)
+        # A package's postinst may have built and installed already: do only what is missing.
+        done = self._dkms_state(name, version, kernel)
+        verbs = {"installed": [], "built": ["install"]}.get(done, ["build", "install"])
+        for verb in verbs:
+            argv = ["dkms", verb, "-m", name, "-v", version, "-k", kernel]
+            rc, out, err = self.run(argv, "%s %s for %s" % (verb, name, kernel), check=False)
             if rc != 0:
                 raise CommandError("%s %s/%s for %s: dkms exited %d; the loaded module was not "
                                    "touched. Build log tail:\n%s" % (
                                        verb, name, version, kernel, rc, self._dkms_log_tail(version)),
-                                   ["dkms", verb, "-m", name, "-v", version, "-k", kernel], rc, out, err)
+                                   argv, rc, out, err)
         self._remember(kernel, self._modinfo(kernel, self.flavour.modprobe_name), self.request.get("src_sha256"))
+
+    def _dkms_state(self, name, version, kernel):
+        _rc, out, _err = self.run(["dkms", "status", "-m", name, "-v", version, "-k", kernel],
+                                  "ask DKMS about %s/%s" % (name, version), check=False)
+        states = [entry["state"] for entry in parse_dkms_status(out) if entry["kernel"] == kernel]
+        return states[0] if states else None
 
     def do_make_install(self, step):
         kernel = step["kernel"]

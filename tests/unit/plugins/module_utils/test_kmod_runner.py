@@ -91,3 +91,18 @@ def test_module_without_users_may_be_replaced(monkeypatch):
     monkeypatch.setattr(_kmod_runner, "network_namespaces", lambda: {1: "1"})
     run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {})
     assert run.ensure_unused("ovpn_dco_v2") is None
+
+
+@pytest.mark.parametrize("status, expected_verbs", [
+    ("ovpn-dco/0.0+git20231103, 6.1.0-56-amd64, x86_64: installed\n", []),
+    ("ovpn-dco/0.0+git20231103, 6.1.0-56-amd64, x86_64: built\n", ["install"]),
+    ("ovpn-dco/0.0+git20231103: added\n", ["build", "install"]),
+])
+def test_dkms_install_does_only_what_dkms_has_not_done(monkeypatch, status, expected_verbs):
+    key = ("/usr/bin/dkms", "status", "-m", "ovpn-dco", "-v", "0.0+git20231103", "-k", "6.1.0-56-amd64")
+    module = RecordingModule({key: (0, status, "")})
+    run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {"src_sha256": None})
+    monkeypatch.setattr(run, "_remember", lambda *args: None)
+    run.do_dkms_install({"name": "ovpn-dco", "version": "0.0+git20231103", "kernel": "6.1.0-56-amd64"})
+    verbs = [argv[1] for argv in module.commands if argv[0].endswith("dkms") and argv[1] != "status"]
+    assert verbs == expected_verbs
