@@ -163,7 +163,8 @@ def _start(host, key, role, systemd):
     if systemd:
         ssh(host, key, "systemctl enable --now openvpn-%s@lab >/dev/null 2>&1" % role)
         return
-    ssh(host, key, "pgrep -f 'openvpn --config /etc/openvpn/{role}/lab.conf' >/dev/null || "
+    # A pidfile, not pgrep -f: the pattern would match this very shell's command line.
+    ssh(host, key, "kill -0 $(cat /run/openvpn-{role}-lab.pid 2>/dev/null) 2>/dev/null || "
                    "(cd /etc/openvpn/{role} && openvpn --config /etc/openvpn/{role}/lab.conf --daemon "
                    "openvpn-{role}-lab --log /var/log/openvpn-{role}-lab.log "
                    "--writepid /run/openvpn-{role}-lab.pid)".format(role=role))
