@@ -104,11 +104,27 @@ test:
 	$(TIMER) build $(MAKE) --no-print-directory build
 	$(TIMER) sanity $(MAKE) --no-print-directory sanity
 	$(TIMER) lint $(MAKE) --no-print-directory lint
+	$(TIMER) molecule $(MAKE) --no-print-directory molecule
+
+# The lab scenarios: the lab tool builds images, boots VMs and containers; Molecule drives
+# the collection against them (extensions/molecule/).
+MOLECULE_SCENARIOS := containers vms
+
+.PHONY: molecule
+molecule: venv $(COLLECTION_LINK)
+	cd extensions && for scenario in $(MOLECULE_SCENARIOS); do \
+	  $(TIMER) "molecule $$scenario" $(CURDIR)/$(VBIN)/molecule test -s $$scenario || exit 1; done
 
 .PHONY: demo
 demo: venv $(COLLECTION_LINK)
-	@echo "The lab fleet is not there yet (issue 3); running host_info on this machine instead."
-	$(VBIN)/ansible localhost -m ovpnfleet.dco.host_info
+	python3 -m tests.lab up
+	$(VBIN)/ansible-playbook -i .lab/inventory.yml playbooks/enable_dco.yml
+	@echo
+	@echo "The lab keeps running. Look around:"
+	@echo "  python3 -m tests.lab status"
+	@echo "  python3 -m tests.lab ssh debian12-1 -- lsmod"
+	@echo "  $(VBIN)/ansible all -i .lab/inventory.yml -m ovpnfleet.dco.host_info"
+	@echo "Tear down: make lab-down"
 
 .PHONY: clean
 clean:
