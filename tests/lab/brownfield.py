@@ -182,6 +182,6 @@ def check_tunnels(tunnels, hosts, key, deadline_seconds=120):
             if not ok:
                 time.sleep(2)
         results[tunnel["client"]] = ok
-        log("tunnel %s -> %s (%s): %s" % (tunnel["client"], tunnel["server"], gateway,
-                                         "ping ok" if ok else "NO PING"))
+        verdict = "ping ok" if ok else "NO PING"
+        log("tunnel %s -> %s (%s): %s" % (tunnel["client"], tunnel["server"], gateway, verdict))
     return results

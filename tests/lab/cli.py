@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 
 from tests.lab import brownfield, containers, images, vms
@@ -32,7 +31,7 @@ def ensure_apt_packages():
     with open(os.path.join(TOP, "tests", "lab", "apt-packages.txt")) as handle:
         wanted = [line.split("#")[0].strip() for line in handle if line.split("#")[0].strip()]
     missing = [name for name in wanted if subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True).stdout != "install ok installed"]
+        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False).stdout != "install ok installed"]
     if missing:
         log("installing %s" % " ".join(missing))
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -48,7 +47,7 @@ def cmd_up(args):
     wanted = {"debian12": args.debian12, "debian13-bpo": args.debian13}
     for platform in VM_PLATFORMS:
         if wanted[platform]:
-            _, timings["image %s" % platform] = images.ensure_image(platform)
+            timings["image %s" % platform] = images.ensure_image(platform)[1]
     if args.containers:
         image, timings["image container"] = images.ensure_image("container")
         tag = containers.ensure_container_image(image)

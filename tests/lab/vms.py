@@ -44,7 +44,7 @@ def start_vm(name, image, index):
     console = open(os.path.join(run_dir, name + ".console"), "w")
     subprocess.Popen(argv, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                      start_new_session=True)
-    for _ in range(50):
+    for _attempt in range(50):
         if os.path.exists(pidfile):
             break
         time.sleep(0.1)
@@ -81,7 +81,7 @@ def stop_vm(vm):
     pid = vm_pid(vm)
     if pid and pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
+        for _attempt in range(50):
             if not pid_alive(pid):
                 break
             time.sleep(0.1)
@@ -110,7 +110,7 @@ def reboot_into_installed_kernel(vm, key):
             handle.write(data)
     ssh(vm, key, "sync; systemctl poweroff", check=False)
     pid = vm_pid(vm)
-    for _ in range(300):
+    for _attempt in range(300):
         if not pid_alive(pid):
             break
         time.sleep(0.2)
