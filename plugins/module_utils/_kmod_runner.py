@@ -138,16 +138,32 @@ class KmodRunner:
 
     # Steps ---------------------------------------------------------------------------------
     def do_install_packages(self, step):
-        env_cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + step["packages"]
-        rc, out, err = self.run(env_cmd, "install %s" % " ".join(step["packages"]), check=False)
-        if rc != 0:
-            # A failed DKMS build in postinst leaves the package half-configured and apt stuck.
-            self.run(["dpkg", "--remove", "--force-remove-reinstreq", self.request["package"]],
-                     "remove the half-installed %s" % self.request["package"], check=False)
-            raise CommandError("install %s: apt-get exited %d; the package was removed again so apt "
-                               "keeps working. Build log tail:\n%s" % (
-                                   self.request["package"], rc, self._dkms_log_tail()),
-                               env_cmd, rc, out, err)
+        wanted = step["packages"]
+        before = self._installed_packages(wanted)
+        argv = ["apt-get", "install", "-y", "--no-install-recommends"] + wanted
+        rc, out, err = self.run(argv, "install %s" % " ".join(wanted), check=False)
+        if rc == 0:
+            return
+        # A DKMS build failing in a postinst (the package's, or a kernel hook's when headers
+        # arrive) leaves packages half-configured and apt refusing further work. Take out only
+        # what this step added and dpkg could not configure: removing a package that was already
+        # there (openvpn-dco-dkms) would delete the module the running kernel uses.
+        broken = [name for name in wanted
+                  if name not in before and name not in self._installed_packages([name])]
+        for name in broken:
+            self.run(["dpkg", "--remove", "--force-remove-reinstreq", name],
+                     "remove the half-installed %s" % name, check=False)
+        raise CommandError("install %s: apt-get exited %d; removed again so apt keeps working: %s. "
+                           "The loaded module was not touched. DKMS build log tail:\n%s" % (
+                               " ".join(wanted), rc, ", ".join(broken) or "nothing",
+                               self._dkms_log_tail()),
+                           argv, rc, out, err)
+
+    def _installed_packages(self, names):
+        """Which of ``names`` dpkg has fully installed and configured."""
+        _rc, out, _err = self.run(["dpkg-query", "-W", "-f=${Package} ${Status}\n"] + list(names),
+                                  "ask dpkg", check=False)
+        return {line.split(" ")[0] for line in out.splitlines() if line.endswith("install ok installed")}
 
     def do_dkms_register(self, step):
         name, version = step["name"], step["version"]

@@ -106,3 +106,18 @@ def test_dkms_install_does_only_what_dkms_has_not_done(monkeypatch, status, expe
     run.do_dkms_install({"name": "ovpn-dco", "version": "0.0+git20231103", "kernel": "6.1.0-56-amd64"})
     verbs = [argv[1] for argv in module.commands if argv[0].endswith("dkms") and argv[1] != "status"]
     assert verbs == expected_verbs
+
+
+def test_failed_package_install_removes_only_what_it_added_and_left_broken():
+    wanted = ["dkms", "linux-headers-6.12.95+bpo-amd64", "openvpn-dco-dkms"]
+    query = ("/usr/bin/dpkg-query", "-W", "-f=${Package} ${Status}\n")
+    module = RecordingModule({
+        query + tuple(wanted): (0, "dkms install ok installed\nopenvpn-dco-dkms install ok installed\n", ""),
+        ("/usr/bin/apt-get", "install", "-y", "--no-install-recommends") + tuple(wanted): (100, "", "dkms failed"),
+        query + ("linux-headers-6.12.95+bpo-amd64",): (0, "linux-headers-6.12.95+bpo-amd64 install ok half-configured\n", ""),
+    })
+    run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {})
+    with pytest.raises(_kmod_runner.CommandError, match="removed again so apt keeps working: linux-headers-6.12.95"):
+        run.do_install_packages({"packages": wanted})
+    removed = [argv[-1] for argv in module.commands if argv[:2] == ["/usr/bin/dpkg", "--remove"]]
+    assert removed == ["linux-headers-6.12.95+bpo-amd64"]
