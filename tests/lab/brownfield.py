@@ -1,187 +1,228 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet as it is found: OpenVPN in userspace with the legacy options real fleets carry.
+"""The fleet as fleets are found: OpenVPN in userspace, with the legacy options they carry.
 
-The options were checked against the real binaries in the lab VMs: OpenVPN 2.6.14 and 2.7.8
-both accept this server and client and carry traffic, and both log "Note:
-'--allow-compression' is not set to 'no', disabling data channel offload." (2.7 turns
-"allow-compression yes" into "asym" and says so; both warn that net30 goes away).
+Who serves whom: VMs form a ring (each VM serves the next one's client over the VM LAN), so each
+VM runs one server and one client, under Debian's own units (openvpn-server@lab,
+openvpn-client@lab). Among containers, the first one or two are servers and the rest are their
+clients; with no systemd there, openvpn runs as a daemon with a pid file and a log file.
+
+`up` installs a host's files only when they differ from what `up` installed last time (a hash
+kept in /var/lib/ovpnfleet-lab/), so a second `up` changes nothing, and neither undoes what the
+collection changed since.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import os
-import subprocess
+import re
 import tarfile
 import time
 
-from tests.lab.common import STATE, LabError, log, run, ssh
+from tests.lab import pki
+from tests.lab.common import LabError, in_parallel, log, ssh
 
-LEGACY_COMMON = """\
-proto udp
+PORT = 1194
+REMOTE_PKI = "/etc/openvpn/lab-pki"
+BUNDLE_HASH = "/var/lib/ovpnfleet-lab/openvpn-bundle.sha256"
+
+# Legacy options real fleets carry. Each was run with the real binaries, OpenVPN 2.6.14
+# (Debian 12) and 2.7.8 (trixie-backports), at --verb 4; both accept all of them and log why
+# DCO stays off:
+#   comp-lzo                 both: "'--allow-compression' is not set to 'no', disabling data
+#                            channel offload"; 2.7 adds "Compression support is deprecated".
+#   allow-compression yes    2.6 compresses both ways; 2.7: "DEPRECATED OPTION:
+#                            "--allow-compression yes" has been removed. We will use "asym"".
+#   data-ciphers ...:AES-256-CBC  both: "cipher 'AES-256-CBC' in --data-ciphers is not supported
+#                            by ovpn-dco, disabling data channel offload".
+#   cipher AES-256-CBC       both accept it (2.6 and 2.7 ignore it for negotiation).
+#   topology net30 (server)  both: "NOT using '--topology subnet' disables data channel
+#                            offload" and "net30 ... will be removed in a future release".
+#   persist-key              2.7: "DEPRECATED OPTION: --persist-key option ignored".
+#   keepalive 10 120         both, plain.
+# Refused by both, so not used: keysize, ncp-disable (unrecognized option) and cipher BF-CBC
+# (OpenSSL 3 has no Blowfish without its legacy provider).
+LEGACY_OPTIONS = """\
 comp-lzo
 allow-compression yes
 data-ciphers AES-256-GCM:AES-256-CBC
 cipher AES-256-CBC
+persist-key
 verb 4
 """
 
-SERVER = """\
-# Lab brownfield server: the legacy options a fleet carries (net30, LZO, CBC allowed).
+SERVER_CONFIG = """\
+# Brownfield OpenVPN server of the ovpnfleet lab (tests/lab/brownfield.py).
+port {port}
+proto udp
 dev tun
 topology net30
 server {network} 255.255.255.0
-port 1194
-tls-server
+keepalive 10 120
+ca {pki}/ca.crt
+cert {pki}/server.crt
+key {pki}/server.key
 dh none
-ca /etc/openvpn/lab-pki/ca.crt
-cert /etc/openvpn/lab-pki/server.crt
-key /etc/openvpn/lab-pki/server.key
-keepalive 10 60
-persist-key
-status /run/openvpn-lab-server.status 5
-status-version 2
-""" + LEGACY_COMMON
+""" + LEGACY_OPTIONS
 
-CLIENT = """\
-# Lab brownfield client of {server_name}.
+CLIENT_CONFIG = """\
+# Brownfield OpenVPN client of the ovpnfleet lab, to {server} (tests/lab/brownfield.py).
 client
+proto udp
 dev tun
-remote {server_ip} 1194
+remote {server_ip} {port}
 nobind
-ca /etc/openvpn/lab-pki/ca.crt
-cert /etc/openvpn/lab-pki/client.crt
-key /etc/openvpn/lab-pki/client.key
 remote-cert-tls server
-persist-key
-""" + LEGACY_COMMON
+ca {pki}/ca.crt
+cert {pki}/client.crt
+key {pki}/client.key
+""" + LEGACY_OPTIONS
 
-
-def pki_dir():
-    return os.path.join(STATE, "pki")
-
-
-def _openssl(*args):
-    run(["openssl"] + list(args), quiet=True)
-
-
-def ensure_pki(names):
-    """A CA, one server certificate, and a client certificate per name (EC P-256)."""
-    pki = pki_dir()
-    os.makedirs(pki, mode=0o700, exist_ok=True)
-    ca_key, ca_crt = os.path.join(pki, "ca.key"), os.path.join(pki, "ca.crt")
-    if not os.path.exists(ca_crt):
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days", "365", "-subj", "/CN=ovpnfleet-lab-ca")
-    _issue("server", "serverAuth", ca_key, ca_crt)
-    for name in names:
-        _issue(name, "clientAuth", ca_key, ca_crt)
-    for entry in os.listdir(pki):
-        if entry.endswith(".key"):
-            os.chmod(os.path.join(pki, entry), 0o600)
-
-
-def _issue(name, usage, ca_key, ca_crt):
-    pki = pki_dir()
-    crt = os.path.join(pki, name + ".crt")
-    if os.path.exists(crt):
-        return
-    key, csr, ext = (os.path.join(pki, name + suffix) for suffix in (".key", ".csr", ".ext"))
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
-    with open(ext, "w") as handle:
-        handle.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyAgreement\n"
-                     "extendedKeyUsage=%s\n" % usage)
-    _openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", crt, "-days", "365", "-extfile", ext)
+# Containers have no systemd: the same files and options Debian's units use, by hand. The pid
+# file, not pgrep, tells whether it runs (a pattern would match this very shell).
+CONTAINER_START = """\
+pidfile=/run/openvpn-{role}/lab.pid
+mkdir -p /run/openvpn-{role} /var/log/openvpn
+running() {{ [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }}
+if [ "{restart}" = yes ] && running; then
+    kill "$(cat "$pidfile")"
+    for i in 1 2 3 4 5 6 7 8 9 10; do running || break; sleep 0.5; done
+fi
+running || openvpn --daemon openvpn-{role}-lab --cd /etc/openvpn/{role} --config lab.conf \\
+    --writepid "$pidfile" --log /var/log/openvpn/{role}-lab.log \\
+    --status /run/openvpn-{role}/status-lab.log --status-version 2
+"""
 
 
 def plan(vms, containers):
-    """Who serves whom: each VM serves the next VM's client; container 1 serves the others."""
+    """Tunnels as dicts: server, client, server_ip, network, gateway (server's tunnel address)."""
     tunnels = []
-    names = sorted(vms)
-    for index, name in enumerate(names):
-        if len(names) > 1:
-            server = names[(index + 1) % len(names)]
-            tunnels.append({"server": server, "client": name, "server_ip": vms[server]["lan_ip"],
-                            "network": "10.8.%d.0" % (names.index(server) + 1)})
-    cnames = sorted(containers)
-    for name in cnames[1:]:
-        tunnels.append({"server": cnames[0], "client": name,
-                        "server_ip": containers[cnames[0]]["address"], "network": "10.9.0.0"})
+    ring = sorted(vms, key=lambda name: _number(vms[name]["lan_ip"]))
+    if len(ring) > 1:
+        for position, client in enumerate(ring):
+            server = ring[(position + 1) % len(ring)]
+            tunnels.append(_tunnel(server, client, vms[server]["lan_ip"],
+                                   "10.8.%d.0" % (_number(vms[server]["lan_ip"]) - 10)))
+    names = sorted(containers)
+    servers = names[:2 if len(names) >= 4 else 1 if len(names) >= 2 else 0]
+    for position, client in enumerate(names[len(servers):]):
+        server = servers[position % len(servers)]
+        tunnels.append(_tunnel(server, client, containers[server]["address"],
+                               "10.9.%d.0" % servers.index(server)))
     return tunnels
 
 
-def _install_files(host, key, files):
-    """Write {path: (content, mode)} on the host through one SSH call (a tar stream)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, (content, mode) in files.items():
-            data = content.encode()
+def _number(address):
+    return int(address.rsplit(".", 1)[1])
+
+
+def _tunnel(server, client, server_ip, network):
+    return {"server": server, "client": client, "server_ip": server_ip, "network": network,
+            "gateway": network.rsplit(".", 1)[0] + ".1"}
+
+
+def ensure_certificates(tunnels):
+    pki.ensure_ca()
+    for tunnel in tunnels:
+        pki.ensure_certificate(tunnel["server"], "server")
+        pki.ensure_certificate(tunnel["client"], "client")
+
+
+def host_files(name, tunnels):
+    """{path: (text, mode)} of the OpenVPN files host name gets."""
+    files = {}
+    for tunnel in tunnels:
+        for role in ("server", "client"):
+            if tunnel[role] != name or "/etc/openvpn/%s/lab.conf" % role in files:
+                continue
+            template = SERVER_CONFIG if role == "server" else CLIENT_CONFIG
+            files["/etc/openvpn/%s/lab.conf" % role] = (template.format(
+                port=PORT, pki=REMOTE_PKI, **tunnel), 0o644)
+            files["%s/%s.crt" % (REMOTE_PKI, role)] = (pki.read("%s.%s.crt" % (name, role)), 0o644)
+            files["%s/%s.key" % (REMOTE_PKI, role)] = (pki.read("%s.%s.key" % (name, role)), 0o600)
+    if files:
+        files[REMOTE_PKI + "/ca.crt"] = (pki.read("ca.crt"), 0o644)
+    return files
+
+
+def deploy(tunnels, hosts, systemd_hosts):
+    """Install and start OpenVPN on every host with a tunnel; {host: 'changed'|'unchanged'}."""
+    names = sorted({t["server"] for t in tunnels} | {t["client"] for t in tunnels})
+
+    def one(name):
+        files = host_files(name, tunnels)
+        changed = _install(hosts[name], files)
+        roles = [role for role in ("server", "client") if "/etc/openvpn/%s/lab.conf" % role in files]
+        _start(hosts[name], roles, changed, name in systemd_hosts)
+        return "changed" if changed else "unchanged"
+
+    return dict(zip(names, in_parallel(one, names)))
+
+
+def _install(host, files):
+    """Write files through one SSH call (a tar stream) unless the host has them; True if written."""
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for path, (text, mode) in sorted(files.items()):
+            data = text.encode()
             info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode = len(data), mode
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
             tar.addfile(info, io.BytesIO(data))
-    argv = ["ssh", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-i", key, "-p", str(host["port"]), "root@%s" % host["address"],
-            "mkdir -p /etc/openvpn/server /etc/openvpn/client && tar -C / -xf - "
-            "&& chmod 700 /etc/openvpn/lab-pki"]
-    done = subprocess.run(argv, input=buffer.getvalue(), capture_output=True, check=False)
-    if done.returncode:
-        raise LabError("install OpenVPN files on %s: %s" % (host["name"], done.stderr.decode()[-300:]))
+    script = (
+        'if [ "$(cat {marker} 2>/dev/null)" = {digest} ]; then cat >/dev/null; echo unchanged; '
+        'else mkdir -p /etc/openvpn/server /etc/openvpn/client {pki} "$(dirname {marker})" '
+        '&& chmod 700 {pki} && tar -C / --no-same-owner -xf - && echo {digest} > {marker} '
+        '&& echo changed; fi').format(marker=BUNDLE_HASH, digest=digest, pki=REMOTE_PKI)
+    return ssh(host, script, data=archive.getvalue()).stdout.strip() == "changed"
 
 
-def _read(name):
-    with open(os.path.join(pki_dir(), name)) as handle:
-        return handle.read()
+def _start(host, roles, restart, systemd):
+    for role in roles:
+        if systemd:
+            action = "restart" if restart else "start"
+            ssh(host, "systemctl enable --quiet openvpn-{0}@lab && systemctl {1} openvpn-{0}@lab"
+                .format(role, action))
+        else:
+            ssh(host, CONTAINER_START.format(role=role, restart="yes" if restart else "no"))
 
 
-def deploy(tunnels, hosts, key, systemd_hosts):
-    """Write configs and certificates, start OpenVPN where it is not running yet."""
-    servers = {t["server"]: t["network"] for t in tunnels}
-    files = {name: {"/etc/openvpn/lab-pki/ca.crt": (_read("ca.crt"), 0o644)} for name in hosts}
-    for name, network in servers.items():
-        files[name]["/etc/openvpn/lab-pki/server.crt"] = (_read("server.crt"), 0o644)
-        files[name]["/etc/openvpn/lab-pki/server.key"] = (_read("server.key"), 0o600)
-        files[name]["/etc/openvpn/server/lab.conf"] = (SERVER.format(network=network), 0o644)
-    for tunnel in tunnels:
-        client = tunnel["client"]
-        files[client]["/etc/openvpn/lab-pki/client.crt"] = (_read(client + ".crt"), 0o644)
-        files[client]["/etc/openvpn/lab-pki/client.key"] = (_read(client + ".key"), 0o600)
-        files[client]["/etc/openvpn/client/lab.conf"] = (
-            CLIENT.format(server_name=tunnel["server"], server_ip=tunnel["server_ip"]), 0o644)
-    for name, host_files in files.items():
-        if len(host_files) > 1:
-            _install_files(hosts[name], key, host_files)
-    for role, names in (("server", list(servers)), ("client", [t["client"] for t in tunnels])):
-        for name in names:
-            _start(hosts[name], key, role, name in systemd_hosts)
+def check(tunnels, hosts, deadline_seconds=90):
+    """Ping each server's tunnel address from its client until it answers or the deadline."""
+    def one(tunnel):
+        client = hosts[tunnel["client"]]
+        started = time.monotonic()
+        command = "ip -o route get {0} && ping -n -c 3 -i 0.3 -W 2 {0}".format(tunnel["gateway"])
+        while True:
+            result = ssh(client, command, check=False, timeout=30)
+            if result.returncode == 0 or time.monotonic() - started > deadline_seconds:
+                break
+            time.sleep(2)
+        return dict(tunnel, ok=result.returncode == 0, detail=_ping_summary(result.stdout),
+                    seconds=round(time.monotonic() - started, 1))
 
-
-def _start(host, key, role, systemd):
-    if systemd:
-        ssh(host, key, "systemctl enable --now openvpn-%s@lab >/dev/null 2>&1" % role)
-        return
-    # A pidfile, not pgrep -f: the pattern would match this very shell's command line.
-    ssh(host, key, "kill -0 $(cat /run/openvpn-{role}-lab.pid 2>/dev/null) 2>/dev/null || "
-                   "(cd /etc/openvpn/{role} && openvpn --config /etc/openvpn/{role}/lab.conf --daemon "
-                   "openvpn-{role}-lab --log /var/log/openvpn-{role}-lab.log "
-                   "--writepid /run/openvpn-{role}-lab.pid)".format(role=role))
-
-
-def check_tunnels(tunnels, hosts, key, deadline_seconds=120):
-    """Ping each server's tunnel address from its client; return {client: ok}."""
-    results = {}
-    started = time.monotonic()
-    for tunnel in tunnels:
-        gateway = tunnel["network"].rsplit(".", 1)[0] + ".1"
-        ok = False
-        while not ok and time.monotonic() - started < deadline_seconds:
-            ok = ssh(hosts[tunnel["client"]], key, "ping -c1 -W2 %s" % gateway, check=False).returncode == 0
-            if not ok:
-                time.sleep(2)
-        results[tunnel["client"]] = ok
-        verdict = "ping ok" if ok else "NO PING"
-        log("tunnel %s -> %s (%s): %s" % (tunnel["client"], tunnel["server"], gateway, verdict))
+    results = in_parallel(one, tunnels, workers=8)
+    for result in results:
+        outcome = result["detail"] if result["ok"] else "NO REPLY"
+        log("tunnel %-15s -> %-15s %-10s %s" % (result["client"], result["server"],
+                                                result["gateway"], outcome))
     return results
+
+
+def _ping_summary(output):
+    device = re.search(r" dev (\S+)", output)
+    received = re.search(r"(\d+) received", output)
+    average = re.search(r"= [\d.]+/([\d.]+)/", output)
+    return "via %s, %s/3 replies%s" % (
+        device.group(1) if device else "?", received.group(1) if received else "0",
+        ", avg %s ms" % average.group(1) if average else "")
+
+
+def require_all_passed(results):
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        raise LabError("%d of %d tunnels pass no traffic (%s); look at `journalctl -u "
+                       "openvpn-client@lab` in VMs or /var/log/openvpn/ in containers"
+                       % (len(failed), len(results), ", ".join(r["client"] for r in failed)))

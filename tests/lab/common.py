@@ -1,80 +1,89 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Paths, command running and SSH shared by the lab tool."""
+"""Paths, running commands, SSH and small helpers shared by the lab tool."""
 
 from __future__ import annotations
 
-import json
+import concurrent.futures
 import os
 import subprocess
 import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.path.join(TOP, ".lab")            # per work tree: inventory, PKI, run state
-CACHE = "/var/cache/ovpnfleet-lab"           # shared: images, the SSH key
-MIRROR = "http://deb.debian.org/debian"
-LAN_PREFIX = "192.0.2."                      # TEST-NET-1, only inside the VMs' shared segment
+CACHE = "/var/cache/ovpnfleet-lab"           # shared by every work tree: images only
+MIRROR = "http://deb.debian.org/debian"     # the one registry this lab may reach
+SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 
 class LabError(Exception):
-    pass
+    """A failure the user can act on; the message says what happened and what to do."""
 
 
 def log(message):
+    """Progress goes to stderr so stdout stays the command's result."""
     sys.stderr.write("lab: %s\n" % message)
     sys.stderr.flush()
 
 
-def run(argv, quiet=False, check=True, env=None, input_text=None, timeout=1800):
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, input=input_text,
-                            timeout=timeout, check=False)
+def tail(text, lines=15):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run(argv, check=True, data=None, timeout=600, env=None):
+    """Run argv (bytes in, text out); raise LabError with the output's tail when it fails."""
+    try:
+        done = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=env,
+                              check=False)
+    except FileNotFoundError as error:
+        raise LabError("%s is not installed: `python3 -m tests.lab up` installs what "
+                       "tests/lab/apt-packages.txt lists" % argv[0]) from error
+    except subprocess.TimeoutExpired as error:
+        raise LabError("`%s` did not finish within %d s" % (" ".join(argv[:3]), timeout)) from error
+    result = subprocess.CompletedProcess(argv, done.returncode,
+                                         done.stdout.decode(errors="replace"),
+                                         done.stderr.decode(errors="replace"))
     if check and result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-        raise LabError("%s exited %d:\n%s" % (" ".join(argv[:4]), result.returncode, tail))
-    if not quiet and result.stdout.strip():
-        sys.stderr.write(result.stdout)
+        raise LabError("`%s` exited %d:\n%s" % (
+            " ".join(argv[:5]), result.returncode, tail(result.stdout + result.stderr)))
     return result
 
 
-def ssh_argv(host, key):
-    return ["ssh", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-i", key,
+def in_parallel(function, items, workers=6):
+    """function(item) for every item, a few at a time; results in the order of items."""
+    items = list(items)
+    if not items:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def ssh_argv(host):
+    """ssh to a lab host as root with the lab key; lab hosts are recreated, so no known_hosts."""
+    return ["ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes", "-i", host["identity_file"],
             "-p", str(host["port"]), "root@%s" % host["address"]]
 
 
-def ssh(host, key, command, check=True, input_text=None, timeout=600):
-    return run(ssh_argv(host, key) + [command], quiet=True, check=check, input_text=input_text,
-               timeout=timeout)
+def ssh(host, command, check=True, data=None, timeout=300):
+    result = run(ssh_argv(host) + [command], check=False, data=data, timeout=timeout)
+    if check and result.returncode != 0:
+        raise LabError("on %s, `%s` exited %d:\n%s" % (
+            host["name"], command[:80], result.returncode, tail(result.stdout + result.stderr)))
+    return result
 
 
-def wait_for_ssh(host, key, deadline_seconds=300):
+def wait_for_ssh(host, deadline_seconds):
+    """Seconds until `ssh host true` works, polling once a second; LabError at the deadline."""
     started = time.monotonic()
     while time.monotonic() - started < deadline_seconds:
-        if ssh(host, key, "true", check=False, timeout=15).returncode == 0:
-            return time.monotonic() - started
-        time.sleep(2)
-    raise LabError("no SSH from %s after %ds (console log in .lab/run/)" % (host["name"], deadline_seconds))
-
-
-def load_state():
-    try:
-        with open(os.path.join(STATE, "state.json")) as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return {"vms": {}, "containers": {}}
-
-
-def save_state(state):
-    os.makedirs(STATE, exist_ok=True)
-    with open(os.path.join(STATE, "state.json"), "w") as handle:
-        json.dump(state, handle, indent=1, sort_keys=True)
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except (OSError, TypeError):
-        return False
+        try:
+            if ssh(host, "true", check=False, timeout=15).returncode == 0:
+                return time.monotonic() - started
+        except LabError:
+            pass  # the 15 s timeout of one attempt; the loop's deadline decides
+        time.sleep(1)
+    raise LabError("no SSH from %s on %s:%s after %d s" % (
+        host["name"], host["address"], host["port"], deadline_seconds))

@@ -1,12 +1,20 @@
-# Included by the top-level Makefile: the lab fleet (tests/lab/README.md).
+# The lab fleet (tests/lab/README.md); the top-level Makefile includes this file.
+# The lab tool is standard-library Python and runs with Debian's own interpreter, venv or not.
+LAB_PYTHON ?= /usr/bin/python3
 LAB_ARGS ?=
 
-.PHONY: lab-up lab-down lab-status
+.PHONY: lab-images lab-up lab-down lab-status lab-wait
+lab-images:
+	$(LAB_PYTHON) -m tests.lab images
+
 lab-up:
-	python3 -m tests.lab up $(LAB_ARGS)
+	$(LAB_PYTHON) -m tests.lab up $(LAB_ARGS)
 
 lab-down:
-	python3 -m tests.lab down
+	$(LAB_PYTHON) -m tests.lab down
 
 lab-status:
-	python3 -m tests.lab status
+	$(LAB_PYTHON) -m tests.lab status
+
+lab-wait:
+	$(LAB_PYTHON) -m tests.lab wait

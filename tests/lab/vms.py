@@ -1,117 +1,177 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""qemu VMs (TCG: this machine's KVM cannot run stock kernels) on copy-on-write overlays.
+"""qemu VMs with stock Debian kernels: where DCO's kernel side can really be loaded.
 
-Each VM has SSH on 127.0.0.1:PORT (user-mode network, which also reaches Debian's registry)
-and a second NIC on a shared multicast segment so VMs reach each other on 192.0.2.0/24.
+TCG, not KVM: this machine's KVM cannot run stock kernels (shared/LAB-FACTS.md). Each VM boots
+the image's kernel directly on a copy-on-write overlay of the cached disk (the cache stays
+clean), answers SSH on 127.0.0.1:PORT through qemu's user-mode network (which also reaches
+Debian's registry for apt), and has a second NIC on a multicast socket segment that only this
+lab's VMs share, with a static address in 192.0.2.0/24 (TEST-NET-1, never leaves the segment).
+No tap, bridge or namespace is made on the machine.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
 import signal
-import subprocess
+import socket
 import time
 
-from tests.lab.common import LAN_PREFIX, STATE, LabError, log, pid_alive, run, ssh
+from tests.lab.common import LabError, log, run, ssh
+from tests.lab.state import RUN_DIR
 
-SSH_PORT_BASE = 2300
-LAN_MCAST = "230.0.0.1:41234"
+MEMORY_MIB = 1024
+CPUS = 2
+SSH_PORTS = range(2301, 2400)
+LAN_PREFIX = "192.0.2."
+LAN_MCAST_GROUP = "230.0.0.1"
+FW_CFG = "opt/ovpnfleet.lab/"  # read by the guest's ovpnfleet-lab-setup (images.py)
 
 
-def start_vm(name, image, index):
-    run_dir = os.path.join(STATE, "run")
-    os.makedirs(run_dir, exist_ok=True)
-    overlay = os.path.join(run_dir, name + ".qcow2")
-    if not os.path.exists(overlay):
-        run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", os.path.join(image, "disk.img"),
-             "-F", "raw", overlay])
-    port = SSH_PORT_BASE + index
-    kernel, initrd = _boot_files(name, image)
-    pidfile = os.path.join(run_dir, name + ".pid")
-    argv = [
-        "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "1536",
-        "-nographic", "-kernel", kernel, "-initrd", initrd,
+def lan_segment(lab_id):
+    """The multicast group:port of this lab's LAN; other labs on the machine get another port."""
+    return "%s:%d" % (LAN_MCAST_GROUP, 41000 + int(lab_id, 16) % 2000)
+
+
+def lan_ip(number):
+    return LAN_PREFIX + str(10 + number)
+
+
+def port_is_free(port):
+    """Whether nothing holds port on loopback (a bind test; nothing is sent anywhere)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ssh_port(taken):
+    """The first port of SSH_PORTS that is free and not in taken."""
+    for port in SSH_PORTS:
+        if port not in taken and port_is_free(port):
+            return port
+    raise LabError("no free port in %d-%d for SSH; `python3 -m tests.lab status` shows what "
+                   "the lab runs" % (SSH_PORTS[0], SSH_PORTS[-1]))
+
+
+def start(vm, image, segment):
+    """Boot vm (name, port, lan_ip, identity_file) from image; fill in pid file and overlay."""
+    os.makedirs(RUN_DIR, exist_ok=True)
+    vm["overlay"] = os.path.join(RUN_DIR, vm["name"] + ".qcow2")
+    vm["pidfile"] = os.path.join(RUN_DIR, vm["name"] + ".pid")
+    vm["console"] = os.path.join(RUN_DIR, vm["name"] + ".console")
+    vm["image"] = image
+    _ensure_overlay(vm["overlay"], os.path.join(image, "disk.img"))
+    vm["started_at"] = time.time()
+    # -daemonize returns once qemu is set up, so a busy port or a bad option fails right here.
+    run(_qemu_argv(vm, image, segment), timeout=60)
+    if not alive(vm):
+        raise LabError("qemu for %s exited at start; console: %s" % (vm["name"], vm["console"]))
+    return vm
+
+
+def _ensure_overlay(overlay, base):
+    """Keep an overlay made on this very base (what the VM installed stays); else make one."""
+    if os.path.exists(overlay):
+        info = json.loads(run(["qemu-img", "info", "-U", "--output=json", overlay]).stdout)
+        if info.get("backing-filename") == base:
+            return
+        log("%s was made on another image; starting from a fresh overlay" % os.path.basename(overlay))
+        os.unlink(overlay)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay])
+
+
+def _qemu_argv(vm, image, segment):
+    kernel, initrd = boot_files(vm["name"], image)
+    mac = "52:54:00:0a:00:%02x" % int(vm["lan_ip"].rsplit(".", 1)[1])
+    return [
+        "qemu-system-x86_64", "-name", vm["name"],
+        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(CPUS), "-m", str(MEMORY_MIB),
+        "-kernel", kernel, "-initrd", initrd,
         "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0",
-        "-drive", "file=%s,format=qcow2,if=virtio" % overlay,
-        "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22" % port,
-        "-device", "virtio-net-pci,netdev=n0",
-        "-netdev", "socket,id=lan,mcast=%s,localaddr=127.0.0.1" % LAN_MCAST,
-        "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:0a:00:%02x" % (10 + index),
-        "-pidfile", pidfile,
+        "-drive", "file=%s,format=qcow2,if=virtio" % vm["overlay"],
+        "-netdev", "user,id=wan,hostfwd=tcp:127.0.0.1:%d-:22" % vm["port"],
+        "-device", "virtio-net-pci,netdev=wan",
+        "-netdev", "socket,id=lan,mcast=%s,localaddr=127.0.0.1" % segment,
+        "-device", "virtio-net-pci,netdev=lan,mac=%s" % mac,
+        "-fw_cfg", "name=%shostname,string=%s" % (FW_CFG, vm["name"]),
+        "-fw_cfg", "name=%slan,string=%s/24" % (FW_CFG, vm["lan_ip"]),
+        "-fw_cfg", "name=%sauthorized_keys,file=%s.pub" % (FW_CFG, vm["identity_file"]),
+        "-display", "none", "-monitor", "none", "-serial", "file:" + vm["console"],
+        "-pidfile", vm["pidfile"], "-daemonize",
     ]
-    console = open(os.path.join(run_dir, name + ".console"), "w")
-    subprocess.Popen(argv, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                     start_new_session=True)
-    for _attempt in range(50):
-        if os.path.exists(pidfile):
-            break
-        time.sleep(0.1)
-    return {"name": name, "address": "127.0.0.1", "port": port, "lan_ip": LAN_PREFIX + str(10 + index),
-            "pidfile": pidfile, "overlay": overlay, "image": image}
 
 
-def _boot_files(name, image):
-    """The kernel to boot: the image's, or one the guest installed and `lab reboot` copied out."""
-    own = os.path.join(STATE, "run", name + ".boot")
+def boot_files(name, image):
+    """The image's kernel, or the newer one `python3 -m tests.lab reboot` copied out of the VM."""
+    own = os.path.join(RUN_DIR, name + ".boot")
     if os.path.exists(os.path.join(own, "vmlinuz")):
         return os.path.join(own, "vmlinuz"), os.path.join(own, "initrd.img")
     return os.path.join(image, "vmlinuz"), os.path.join(image, "initrd.img")
 
 
-def vm_pid(vm):
+def pid(vm):
+    """The VM's qemu pid, only while that process is still this VM's qemu."""
     try:
         with open(vm["pidfile"]) as handle:
-            return int(handle.read().strip())
+            number = int(handle.read().strip())
+        with open("/proc/%d/cmdline" % number, "rb") as handle:
+            cmdline = handle.read().decode(errors="replace")
     except (OSError, ValueError):
         return None
+    return number if vm["overlay"] in cmdline else None
 
 
-def configure_vm(vm, key):
-    """Hostname and the LAN address, persistent across reboots."""
-    ssh(vm, key, "hostnamectl set-hostname %s 2>/dev/null || echo %s > /etc/hostname; "
-                 "mkdir -p /etc/network/interfaces.d; "
-                 "printf 'auto eth1\\niface eth1 inet static\\n  address %s/24\\n' > /etc/network/interfaces.d/lab-lan; "
-                 "ip addr replace %s/24 dev eth1; ip link set eth1 up"
-        % (vm["name"], vm["name"], vm["lan_ip"], vm["lan_ip"]))
+def alive(vm):
+    return pid(vm) is not None
 
 
-def stop_vm(vm):
-    pid = vm_pid(vm)
-    if pid and pid_alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        for _attempt in range(50):
-            if not pid_alive(pid):
+def stop(vm):
+    """Stop qemu and delete the VM's overlay and run files; what was removed, in words."""
+    removed = []
+    number = pid(vm)
+    if number:
+        os.kill(number, signal.SIGTERM)
+        for _ in range(100):
+            if not alive(vm):
                 break
             time.sleep(0.1)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    for path in (vm["pidfile"], vm["overlay"]):
-        if os.path.exists(path):
+        else:
+            os.kill(number, signal.SIGKILL)
+        removed.append("qemu pid %d" % number)
+    for path in (vm.get("overlay"), vm.get("pidfile"), vm.get("console")):
+        if path and os.path.exists(path):
             os.unlink(path)
-    log("stopped %s" % vm["name"])
+            removed.append(os.path.basename(path))
+    shutil.rmtree(os.path.join(RUN_DIR, vm["name"] + ".boot"), ignore_errors=True)
+    return removed
 
 
-def reboot_into_installed_kernel(vm, key):
-    """Boot the VM's newest installed kernel: copy it out of the guest, then restart qemu."""
-    newest = ssh(vm, key, "ls /boot/vmlinuz-* | sort -V | tail -1").stdout.strip()
+def copy_newest_kernel_out(vm):
+    """Copy the newest kernel installed inside the VM to .lab/run/NAME.boot/; its release."""
+    newest = ssh(vm, "ls /boot/vmlinuz-* | sort -V | tail -n 1").stdout.strip()
     release = newest.split("vmlinuz-", 1)[1]
-    own = os.path.join(STATE, "run", vm["name"] + ".boot")
+    own = os.path.join(RUN_DIR, vm["name"] + ".boot")
     os.makedirs(own, exist_ok=True)
-    for remote, local in (("/boot/vmlinuz-" + release, "vmlinuz"), ("/boot/initrd.img-" + release, "initrd.img")):
-        data = subprocess.run(
-            ["ssh", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-i", key, "-p", str(vm["port"]), "root@127.0.0.1", "cat " + remote],
-            capture_output=True, check=True).stdout
-        if not data:
-            raise LabError("reboot %s: %s is empty" % (vm["name"], remote))
+    for remote, local in (("vmlinuz-", "vmlinuz"), ("initrd.img-", "initrd.img")):
+        data = ssh(vm, "base64 -w0 /boot/%s%s" % (remote, release)).stdout
+        if not data.strip():
+            raise LabError("%s has no /boot/%s%s" % (vm["name"], remote, release))
         with open(os.path.join(own, local), "wb") as handle:
-            handle.write(data)
-    ssh(vm, key, "sync; systemctl poweroff", check=False)
-    pid = vm_pid(vm)
-    for _attempt in range(300):
-        if not pid_alive(pid):
-            break
-        time.sleep(0.2)
+            handle.write(base64.b64decode(data.strip()))
     return release
+
+
+def power_off(vm, deadline_seconds=60):
+    ssh(vm, "sync; systemctl poweroff", check=False, timeout=30)
+    started = time.monotonic()
+    while alive(vm) and time.monotonic() - started < deadline_seconds:
+        time.sleep(0.5)
+    if alive(vm):
+        os.kill(pid(vm), signal.SIGKILL)
