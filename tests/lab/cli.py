@@ -137,7 +137,7 @@ def _start_vms(state, wanted, key):
         taken.add(port)
         vm = {"name": name, "platform": platform, "address": "127.0.0.1", "port": port,
               "lan_ip": vms.lan_ip(number), "identity_file": key}
-        state["vms"][name] = vms.start(vm, image, segment)
+        state["vms"][name] = vms.start(vm, image, segment, lab_state.authorized_keys())
         log("started %s (qemu pid %s, ssh 127.0.0.1:%d, lan %s)" % (name, vms.pid(vm), port, vm["lan_ip"]))
         started.append(name)
     return started
@@ -151,7 +151,8 @@ def _start_containers(state, count, key, timings):
     started = time.monotonic()
     names = ["ct%02d" % n for n in range(1, count + 1)]
     already = set(containers.lab_containers(STATE_DIR))
-    results = in_parallel(lambda name: containers.start(name, tag, state["lab_id"], STATE_DIR, key),
+    keys = lab_state.authorized_keys()
+    results = in_parallel(lambda name: containers.start(name, tag, state["lab_id"], STATE_DIR, key, keys),
                           names, workers=4)
     for container in results:
         if container["image"] != tag and container["container"] in already:
@@ -296,7 +297,8 @@ def cmd_reboot(args):
     release = vms.copy_newest_kernel_out(vm)
     vms.power_off(vm)
     started = time.monotonic()
-    vms.start(vm, vm["image"], state.setdefault("lan_segment", vms.lan_segment(state["lab_id"])))
+    vms.start(vm, vm["image"], state.setdefault("lan_segment", vms.lan_segment(state["lab_id"])),
+              lab_state.authorized_keys())
     lab_state.save(state)
     wait_for_ssh(vm, VM_SSH_DEADLINE)
     print("%s booted %s; SSH after %.0f s" % (args.name, release, time.monotonic() - started))

@@ -64,13 +64,14 @@ def ensure_network(lab_id, state_dir):
     return name
 
 
-def start(name, tag, lab_id, state_dir, identity_file):
-    """Run (or restart) the container for host name; its SSH address on the lab network."""
+def start(name, tag, lab_id, state_dir, identity_file, authorized_keys):
+    """Run (or restart) the container for host name, root trusting authorized_keys (a file);
+    its SSH address on the lab network."""
     full = prefix(lab_id) + name
     if run(PODMAN + ["container", "exists", full], check=False).returncode:
         run(PODMAN + ["run", "-d", "--name", full, "--hostname", name,
                       "--label", "%s=%s" % (LABEL, state_dir), "--network", network_name(lab_id),
-                      "-v", "%s.pub:/root/.ssh/authorized_keys:ro" % identity_file]
+                      "-v", "%s:/root/.ssh/authorized_keys:ro" % authorized_keys]
             + RUN_OPTIONS + [tag] + ENTRYPOINT)
     elif not running(full):
         run(PODMAN + ["start", full])

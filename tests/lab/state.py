@@ -47,6 +47,20 @@ def ensure_ssh_key():
     return SSH_KEY
 
 
+def authorized_keys():
+    """The root authorized_keys every lab host gets: the lab's key and, while it exists, the
+    legacy shared key (extensions/molecule/shared/create.yml still names that one; drop this
+    once it takes identity_file from state.json)."""
+    keys = []
+    for public in (SSH_KEY + ".pub", LEGACY_SSH_KEY + ".pub"):
+        if os.path.exists(public):
+            with open(public) as handle:
+                keys.append(handle.read().strip() + "\n")
+    path = os.path.join(os.path.dirname(SSH_KEY), "authorized_keys")
+    write_if_changed(path, "".join(keys), mode=0o644)
+    return path
+
+
 def empty():
     return {"lab_id": lab_id(), "vms": {}, "containers": {}, "tunnels": []}
 

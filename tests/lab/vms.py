@@ -60,8 +60,9 @@ def free_ssh_port(taken):
                    "the lab runs" % (SSH_PORTS[0], SSH_PORTS[-1]))
 
 
-def start(vm, image, segment):
-    """Boot vm (name, port, lan_ip, identity_file) from image; fill in pid file and overlay."""
+def start(vm, image, segment, authorized_keys):
+    """Boot vm (name, port, lan_ip) from image, root trusting authorized_keys (a file); fill in
+    pid file, overlay and console."""
     os.makedirs(RUN_DIR, exist_ok=True)
     vm["overlay"] = os.path.join(RUN_DIR, vm["name"] + ".qcow2")
     vm["pidfile"] = os.path.join(RUN_DIR, vm["name"] + ".pid")
@@ -70,7 +71,7 @@ def start(vm, image, segment):
     _ensure_overlay(vm["overlay"], os.path.join(image, "disk.img"))
     vm["started_at"] = time.time()
     # -daemonize returns once qemu is set up, so a busy port or a bad option fails right here.
-    run(_qemu_argv(vm, image, segment), timeout=60)
+    run(_qemu_argv(vm, image, segment, authorized_keys), timeout=60)
     if not alive(vm):
         raise LabError("qemu for %s exited at start; console: %s" % (vm["name"], vm["console"]))
     return vm
@@ -87,7 +88,7 @@ def _ensure_overlay(overlay, base):
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay])
 
 
-def _qemu_argv(vm, image, segment):
+def _qemu_argv(vm, image, segment, authorized_keys):
     kernel, initrd = boot_files(vm["name"], image)
     mac = "52:54:00:0a:00:%02x" % int(vm["lan_ip"].rsplit(".", 1)[1])
     return [
@@ -102,7 +103,7 @@ def _qemu_argv(vm, image, segment):
         "-device", "virtio-net-pci,netdev=lan,mac=%s" % mac,
         "-fw_cfg", "name=%shostname,string=%s" % (FW_CFG, vm["name"]),
         "-fw_cfg", "name=%slan,string=%s/24" % (FW_CFG, vm["lan_ip"]),
-        "-fw_cfg", "name=%sauthorized_keys,file=%s.pub" % (FW_CFG, vm["identity_file"]),
+        "-fw_cfg", "name=%sauthorized_keys,file=%s" % (FW_CFG, authorized_keys),
         "-display", "none", "-monitor", "none", "-serial", "file:" + vm["console"],
         "-pidfile", vm["pidfile"], "-daemonize",
     ]
