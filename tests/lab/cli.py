@@ -44,7 +44,7 @@ def cmd_images(args):
     if unknown:
         raise LabError("no image recipe %s; there are %s" % (", ".join(unknown), ", ".join(images.RECIPES)))
     for name in args.names or list(images.RECIPES):
-        _, seconds = images.ensure_image(name)
+        seconds = images.ensure_image(name)[1]
         facts = images.manifest(name)
         how = "built now" if seconds else "cached, built in %.0f s" % facts["build_seconds"]
         print("%-13s %-7.1f %s\n              %s\n              %s" % (
@@ -62,9 +62,9 @@ def cmd_up(args):
     machine.ensure_packages()
     key = lab_state.ensure_ssh_key()
     wanted = _wanted_vms(args)
-    platforms = sorted({platform for _, platform in wanted.items()})
+    platforms = sorted(set(wanted.values()))
     for name in platforms + (["container"] if args.containers else []):
-        _, seconds = images.ensure_image(name)
+        seconds = images.ensure_image(name)[1]
         facts = images.manifest(name)
         timings.add("image " + name, seconds,
                     "built now" if seconds else "cached (built in %.0f s)" % facts["build_seconds"])
@@ -96,7 +96,7 @@ def _wanted_vms(args):
     wanted = {}
     for platform, count in (("debian12", args.debian12), ("debian13-bpo", args.debian13)):
         if not 0 <= count <= MAX_VMS_PER_PLATFORM:
-            raise LabError("--%s wants 0 to %d VMs" % (platform.split("-")[0], MAX_VMS_PER_PLATFORM))
+            raise LabError("--%s wants 0 to %d VMs" % (platform.split("-", maxsplit=1)[0], MAX_VMS_PER_PLATFORM))
         for number in range(1, count + 1):
             wanted["%s-%d" % (platform, number)] = platform
     return wanted

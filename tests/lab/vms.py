@@ -139,7 +139,7 @@ def stop(vm):
     number = pid(vm)
     if number:
         os.kill(number, signal.SIGTERM)
-        for _ in range(100):
+        for _attempt in range(100):
             if not alive(vm):
                 break
             time.sleep(0.1)
