@@ -19,17 +19,13 @@ import hashlib
 import json
 import os
 
-from tests.lab.common import CACHE, TOP, log, run
+from tests.lab.common import TOP, log, run
 
 STATE_DIR = os.path.join(TOP, ".lab")
 RUN_DIR = os.path.join(STATE_DIR, "run")
 STATE_FILE = os.path.join(STATE_DIR, "state.json")
 INVENTORY = os.path.join(STATE_DIR, "inventory.yml")
 SSH_KEY = os.path.join(STATE_DIR, "ssh", "id_ed25519")
-
-# Hosts started by the lab tool before November 2026 trust this key, baked into their images.
-# Only hosts recorded without an identity_file of their own can be of that kind.
-LEGACY_SSH_KEY = os.path.join(CACHE, "ssh", "id_ed25519")
 
 
 def lab_id():
@@ -48,17 +44,8 @@ def ensure_ssh_key():
 
 
 def authorized_keys():
-    """The root authorized_keys every lab host gets: the lab's key and, while it exists, the
-    legacy shared key (extensions/molecule/shared/create.yml still names that one; drop this
-    once it takes identity_file from state.json)."""
-    keys = []
-    for public in (SSH_KEY + ".pub", LEGACY_SSH_KEY + ".pub"):
-        if os.path.exists(public):
-            with open(public) as handle:
-                keys.append(handle.read().strip() + "\n")
-    path = os.path.join(os.path.dirname(SSH_KEY), "authorized_keys")
-    write_if_changed(path, "".join(keys), mode=0o644)
-    return path
+    """The file every lab host takes root's authorized_keys from: the lab key's public half."""
+    return SSH_KEY + ".pub"
 
 
 def empty():
@@ -73,8 +60,6 @@ def load():
         return empty()
     for key, value in empty().items():
         state.setdefault(key, value)
-    for host in all_hosts(state).values():
-        host.setdefault("identity_file", LEGACY_SSH_KEY)
     return state
 
 
