@@ -259,7 +259,7 @@ def _inspect(rootfs, recipe):
         raise LabError("image wants one kernel, found %s in /lib/modules" % (kernels or "none"))
     facts["kernel"] = kernels[0]
     if "min_kernel" in recipe:
-        numbers = [int(part) for part in kernels[0].split("-")[0].split(".")[:2]]
+        numbers = [int(part) for part in kernels[0].split("-", maxsplit=1)[0].split(".")[:2]]
         if numbers < recipe["min_kernel"]:
             raise LabError("kernel %s is older than %s: trixie-backports no longer has a newer "
                            "one? Check `apt-cache policy linux-image-amd64` in the recipe's suite"

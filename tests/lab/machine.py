@@ -23,7 +23,8 @@ def require_root():
 
 def wanted_packages():
     with open(PACKAGE_LIST) as handle:
-        return [line.split("#")[0].strip() for line in handle if line.split("#")[0].strip()]
+        return [line.split("#", maxsplit=1)[0].strip() for line in handle
+                if line.split("#", maxsplit=1)[0].strip()]
 
 
 def missing_packages(names):
