@@ -44,14 +44,10 @@ def ensure_image(image_dir):
     if run(PODMAN + ["image", "exists", tag], check=False).returncode == 0:
         return tag
     log("importing %s" % tag)
-    tar = subprocess.Popen(["tar", "-C", os.path.join(image_dir, "rootfs"), "-c", "."],
-                           stdout=subprocess.PIPE)
-    try:
+    with subprocess.Popen(["tar", "-C", os.path.join(image_dir, "rootfs"), "-c", "."],
+                          stdout=subprocess.PIPE) as tar:
         done = subprocess.run(PODMAN + ["import", "-", tag], stdin=tar.stdout, capture_output=True,
                               timeout=600, check=False)
-    finally:
-        tar.stdout.close()
-        tar.wait(timeout=600)
     if done.returncode or tar.returncode:
         raise LabError("podman import of %s failed: %s" % (tag, done.stderr.decode()[-500:]))
     return tag
