@@ -14,8 +14,9 @@ TMP := $(CURDIR)/.tmp
 COLLECTIONS := $(TMP)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/ovpnfleet/dco
 # Outside the work tree: inside it, ansible-test would ask our git which files exist and find
-# none in the ignored .tmp/. The copy gets a git index of its own instead.
-SANITY_ROOT := /tmp/ovpnfleet-dco-sanity
+# none in the ignored .tmp/. The copy gets a git index of its own instead, and a name per
+# work tree so two checkouts can test at once.
+SANITY_ROOT := /tmp/ovpnfleet-dco-sanity-$(shell printf %s '$(CURDIR)' | sha256sum | cut -c1-8)
 SANITY_TREE := $(SANITY_ROOT)/ansible_collections/ovpnfleet/dco
 TIMER := $(CURDIR)/tests/timed
 

@@ -38,6 +38,18 @@ class CommandError(DcoError):
         }
 
 
+class ConfigParseError(DcoError):
+    """An OpenVPN config could not be read: a file is unreadable or includes loop."""
+
+    def __init__(self, msg, path=None, line=None):
+        super().__init__(msg)
+        self.path = path
+        self.line = line
+
+    def to_fail_kwargs(self):
+        return {"msg": str(self), "path": self.path, "line": self.line}
+
+
 def fail_from_error(module, error):
     """Fail the module once, at the edge, from a DcoError."""
     module.fail_json(**error.to_fail_kwargs())

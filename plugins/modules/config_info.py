@@ -1,0 +1,322 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: config_info
+short_description: Say whether OpenVPN keeps data channel offload on for a config, and what blocks it
+version_added: 0.1.0
+description:
+  - Parses an OpenVPN config the way OpenVPN does (comments, quoting, inline blocks,
+    C(<connection>) blocks, C(config) includes, C(cd)) and applies OpenVPN's own data channel
+    offload (DCO) rules for the given OpenVPN version.
+  - OpenVPN turns DCO off without failing when a config carries an option DCO cannot serve; it
+    logs one note and runs in userspace. This module lists every such option with the note
+    OpenVPN prints and the fix, in the order OpenVPN checks them.
+  - The rules follow OpenVPN's source, not the option names, and were checked against OpenVPN
+    2.6 and 2.7 binaries. For example C(comp-lzo no) turns DCO off, C(compress migrate) does
+    not; OpenVPN 2.6 defaults to C(topology net30) even with C(server), 2.7 to C(subnet).
+  - Whether the kernel has the DCO module is not part of this answer; see
+    M(ovpnfleet.dco.host_info).
+author: ovpnfleet.dco contributors (@ovpnfleet)
+extends_documentation_fragment:
+  - ovpnfleet.dco.attributes
+  - ovpnfleet.dco.attributes.INFO_MODULE
+options:
+  path:
+    description:
+      - The config file on the host, for example C(/etc/openvpn/server/server.conf).
+      - Exactly one of O(path) and O(content) is required.
+    type: path
+  content:
+    description:
+      - The config text itself, for a config that is not on the host yet.
+      - Relative C(config) includes are read relative to O(cwd).
+    type: str
+  cwd:
+    description:
+      - The directory OpenVPN runs in (its C(--cd)); relative C(config) includes are opened from
+        there, as OpenVPN does.
+      - Defaults to the directory of O(path), which is what the systemd units of Debian and of
+        OpenVPN use. Required for relative includes in O(content).
+    type: path
+  openvpn_version:
+    description:
+      - The OpenVPN version whose rules apply, C(2.6.x) or C(2.7.x). C(2.6) or C(2.7) alone mean
+        the newest release of that series the rules know.
+      - Defaults to the version C(openvpn --version) reports on the host, else C(2.6).
+    type: str
+requirements:
+  - Nothing on the host; C(openvpn) is asked for its version when O(openvpn_version) is not set.
+notes:
+  - OpenVPN prints only the first reason it finds. RV(blockers) lists all of them; fixing the
+    first shows the next.
+  - Some checks depend on the host and are reported in RV(notes), not as blockers - an existing
+    non-DCO interface with the fixed C(dev) name, and C(--user) without the capability to keep
+    C(CAP_NET_ADMIN).
+  - Checks OpenVPN makes only when a peer connects are not covered - a server that pushes no
+    C(peer-id) (OpenVPN 2.4.0 to 2.4.4), clients without DATA_V2, compression set in a
+    C(client-config-dir) file or a client-connect script.
+seealso:
+  - module: ovpnfleet.dco.host_info
+  - name: OpenVPN DCO readme
+    description: What DCO supports.
+    link: https://github.com/OpenVPN/openvpn/blob/master/README.dco.md
+"""
+
+EXAMPLES = r"""
+- name: Check whether the server config keeps DCO on
+  ovpnfleet.dco.config_info:
+    path: /etc/openvpn/server/server.conf
+  register: dco_config
+
+- name: Show what turns DCO off, with the fix
+  ansible.builtin.debug:
+    msg: "{{ item.file }}:{{ item.line }} {{ item.option }}: {{ item.reason }} -> {{ item.fix }}"
+  loop: "{{ dco_config.blockers }}"
+  loop_control:
+    label: "{{ item.option }}"
+
+- name: Judge a client profile for the OpenVPN 2.7 the fleet moves to
+  ovpnfleet.dco.config_info:
+    content: "{{ lookup('ansible.builtin.file', 'profiles/laptop.ovpn') }}"
+    openvpn_version: "2.7"
+  delegate_to: localhost
+  register: dco_profile
+"""
+
+RETURN = r"""
+dco_compatible:
+  description:
+    - V(true) when OpenVPN keeps DCO on for this config (given a kernel with the module),
+      V(false) when it turns DCO off, V(null) when OpenVPN would refuse to start with it (see
+      RV(errors)).
+  returned: always
+  type: bool
+  sample: false
+blockers:
+  description:
+    - The options that turn DCO off, in the order OpenVPN checks them; the first is the one
+      OpenVPN logs.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    option:
+      description: The option to change.
+      type: str
+      returned: always
+      sample: comp-lzo
+    file:
+      description: The file it is in (an included file when it came from a C(config) line), V(null) when the option is missing.
+      type: str
+      returned: always
+      sample: /etc/openvpn/server/server.conf
+    line:
+      description: Its line number, V(null) when the option is missing.
+      type: int
+      returned: always
+      sample: 12
+    reason:
+      description: What OpenVPN logs for it (at C(--verb 3) and up).
+      type: str
+      returned: always
+      sample: "Note: '--allow-compression' is not set to 'no', disabling data channel offload."
+    fix:
+      description: What to change.
+      type: str
+      returned: always
+      sample: "Replace 'comp-lzo' by 'compress migrate': it keeps serving clients that still announce compression."
+  sample:
+    - option: topology
+      file: /etc/openvpn/server/server.conf
+      line: 4
+      reason: "Note: NOT using '--topology subnet' disables data channel offload."
+      fix: Set 'topology subnet' (every 2.x client follows the pushed topology).
+errors:
+  description: Why OpenVPN would refuse to start with the config, as far as this module knows.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    file:
+      description: The file, or V(null) when the problem is a missing option.
+      type: str
+      returned: always
+      sample: /etc/openvpn/client/laptop.conf
+    line:
+      description: The line, or V(null).
+      type: int
+      returned: always
+      sample: 8
+    msg:
+      description: OpenVPN's message.
+      type: str
+      returned: always
+      sample: "Unrecognized option or missing or extra parameter(s) in /etc/openvpn/client/laptop.conf:8: block-outside-dns (2.6.14)"
+    stage:
+      description: When OpenVPN stops - V(parse), V(mutate), V(verify) (before it runs) or V(runtime) (when it sets up the tunnel).
+      type: str
+      returned: always
+      sample: parse
+warnings:
+  description: What OpenVPN only warns about (unknown options it was told to ignore, unsupported optional ciphers, C(config stdin)).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+notes:
+  description:
+    - Options that stay but behave differently with DCO, and conditions only the host decides
+      (each with V(option), V(file), V(line), V(msg)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - option: client-to-client
+      file: /etc/openvpn/server/server.conf
+      line: 9
+      msg: >-
+        Note: --client-to-client has no effect when using data channel offload: packets are always
+        sent to the VPN interface and then routed based on the system routing table
+mode:
+  description: V(server), V(client) (C(--client) or C(--pull)) or V(p2p).
+  returned: always
+  type: str
+  sample: server
+openvpn_version:
+  description: The OpenVPN version whose rules were applied.
+  returned: always
+  type: str
+  sample: 2.6.14
+openvpn_version_source:
+  description: Where that version came from - V(option), V(installed) or V(default).
+  returned: always
+  type: str
+  sample: installed
+files:
+  description: The config files read, the top one first, then each include.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/openvpn/server/server.conf]
+options:
+  description:
+    - Every directive in the order OpenVPN applies it, includes expanded, unknown options
+      kept. Inline keys (C(<key>), C(<tls-crypt>) and the like) are not returned.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The option, without a leading C(--).
+      type: str
+      returned: always
+      sample: remote
+    args:
+      description: Its parameters as OpenVPN reads them; an inline block has its content as the only one.
+      type: list
+      elements: str
+      returned: always
+      sample: ["vpn.example.org", "1194", "udp"]
+    file:
+      description: The file it is in.
+      type: str
+      returned: always
+      sample: /etc/openvpn/client/laptop.conf
+    line:
+      description: The first line.
+      type: int
+      returned: always
+      sample: 3
+    end_line:
+      description: The last line (an inline block spans several).
+      type: int
+      returned: always
+      sample: 3
+    raw:
+      description: The exact text of those lines.
+      type: str
+      returned: always
+      sample: "remote vpn.example.org 1194 udp\n"
+    inline:
+      description: Whether it is an inline block.
+      type: bool
+      returned: always
+      sample: false
+    level:
+      description: 1 for the top file, 2 for a file it includes, and so on.
+      type: int
+      returned: always
+      sample: 1
+    children:
+      description: The options inside a C(<connection>) block, in the same shape.
+      type: list
+      elements: dict
+      returned: always
+      sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import parse_openvpn_version
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file, parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+
+DEFAULT_VERSION = "2.6"
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path"),
+    content=dict(type="str", no_log=True),
+    cwd=dict(type="path"),
+    openvpn_version=dict(type="str"),
+)
+
+
+def installed_openvpn_version(probe):
+    """Version of the host's openvpn, or None when it has none."""
+    result = probe.run(["openvpn", "--version"])
+    return parse_openvpn_version(result.stdout)["version"]
+
+
+def config_info(params, probe):
+    version, source = params["openvpn_version"], "option"
+    if version is None:
+        version, source = installed_openvpn_version(probe), "installed"
+        if version is None:
+            version, source = DEFAULT_VERSION, "default"
+    if params["path"] is not None:
+        parsed = parse_file(params["path"], cwd=params["cwd"])
+    else:
+        parsed = parse_text(params["content"], cwd=params["cwd"])
+    verdict = evaluate(parsed, version)
+    verdict.update(
+        changed=False,
+        openvpn_version_source=source,
+        files=parsed.files,
+        options=[directive.as_dict() for directive in parsed.directives],
+    )
+    return verdict
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("path", "content")],
+        required_one_of=[("path", "content")],
+        supports_check_mode=True,
+    )
+    try:
+        result = config_info(module.params, ModuleProbe(module))
+    except DcoError as error:
+        fail_from_error(module, error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every verdict real openvpn gave on the corpus, re-derived from our rules.
+
+tests/unit/fixtures/openvpn_configs/verdicts.json holds what openvpn 2.6 and 2.7 said about
+each config there (recorded by tests/oracle/record_verdicts.py; ``runs`` says where and how).
+openvpn prints only its first reason, so our first blocker must be exactly that note.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "openvpn_configs")
+with open(os.path.join(CORPUS, "verdicts.json")) as _handle:
+    RECORDED = json.load(_handle)
+RUNS = RECORDED["runs"]
+CASES = sorted((name, label) for name, by_run in RECORDED["configs"].items() for label in by_run)
+
+# Notes openvpn logs when it keeps DCO with options that then behave differently; only runs
+# with the kernel module loaded get that far.
+BEHAVIOUR_NOTES = ("Note: --client-to-client has no effect", "Note: ignoring --dev-node",
+                   "Note: '--reneg-bytes' and '--reneg-pkts' are not supported")
+
+
+def test_corpus_is_recorded_for_both_series():
+    configs = sorted(os.path.basename(path)[:-5] for path in glob.glob(os.path.join(CORPUS, "*.conf")))
+    assert len(configs) >= 50
+    assert sorted(RECORDED["configs"]) == configs
+    series = {tuple(run["openvpn_version"].split(".")[:2]) for run in RUNS.values()}
+    assert series >= {("2", "6"), ("2", "7")}
+    for name in configs:
+        assert sorted(RECORDED["configs"][name]) == sorted(RUNS), name
+
+
+@pytest.mark.parametrize("name,label", CASES)
+def test_recorded_verdict(name, label):
+    observed = RECORDED["configs"][name][label]
+    version = RUNS[label]["openvpn_version"]
+    path = os.path.join(CORPUS, name + ".conf")
+    if any("Maximum recursive include levels exceeded" in line for line in observed["fatal"]):
+        with pytest.raises(ConfigParseError, match="include loop"):
+            parse_file(path)
+        return
+    result = evaluate(parse_file(path), version)
+    notes = " ".join(observed["notes"])
+
+    if observed["refused"]:
+        assert result["dco_compatible"] is None, result
+        said = [line[len("Options error: "):] for line in observed["fatal"]
+                if line.startswith("Options error: ")]
+        ours = [error["msg"].replace(os.path.abspath(CORPUS) + os.sep, "") for error in result["errors"]]
+        for line in said:
+            assert any(msg in line for msg in ours), (line, ours)
+    else:
+        assert result["errors"] == [], result["errors"]
+        compatible = observed["verdict"] in ("dco_enabled", "options_allow_dco")
+        assert result["dco_compatible"] is compatible, result
+    if notes:
+        assert result["blockers"] and result["blockers"][0]["reason"] == notes, result["blockers"]
+    elif observed["verdict"] == "dco_disabled":
+        # disable_dco = ENABLED and not a word: only --disable-dco does that
+        assert [blocker["option"] for blocker in result["blockers"]][:1] == ["disable-dco"]
+    elif not observed["refused"]:
+        assert result["blockers"] == []
+
+    if observed["verdict"] == "dco_enabled":
+        ours = [note["msg"] for note in result["notes"]]
+        for line in observed["log"]:
+            if line.startswith(BEHAVIOUR_NOTES):
+                assert line in ours, (line, ours)
