@@ -4,8 +4,19 @@
 """Every verdict real openvpn gave on the corpus, re-derived from our rules.
 
 tests/unit/fixtures/openvpn_configs/verdicts.json holds what openvpn 2.6 and 2.7 said about
-each config there (recorded by tests/oracle/record_verdicts.py; ``runs`` says where and how).
-openvpn prints only its first reason, so our first blocker must be exactly that note.
+each config there, recorded by tests/oracle/record_verdicts.py (``runs`` says where and how):
+
+- ``lab-debian12-2.6-dco``: OpenVPN 2.6.14 on the lab's Debian 12 VM (kernel 6.1) with
+  ``ovpn-dco-v2`` loaded (``DCO version: 2.0.0``), installed by the collection's kmod role;
+- ``lab-debian13-bpo-2.7-dco``: OpenVPN 2.7.8 on the Debian 13 + backports VM (kernel 7.3.4)
+  with the in-tree ``ovpn`` loaded;
+- ``local-*``: the same binaries without any DCO module (this machine's kernel cannot load
+  modules), which shows where openvpn stops before asking the kernel.
+
+Each config ran as ``openvpn --config NAME.conf --verb 4`` in its own network namespace; a
+verdict is ``dco_enabled`` when openvpn opened a DCO device, ``dco_disabled`` when it logged why
+not, ``refused`` when it exited with an error. openvpn prints only its first reason, so our first
+blocker must be exactly that note.
 """
 
 from __future__ import annotations
@@ -38,6 +49,10 @@ def test_corpus_is_recorded_for_both_series():
     assert sorted(RECORDED["configs"]) == configs
     series = {tuple(run["openvpn_version"].split(".")[:2]) for run in RUNS.values()}
     assert series >= {("2", "6"), ("2", "7")}
+    # The verdicts that count come from openvpn with the DCO module loaded, for both series.
+    loaded = {tuple(run["openvpn_version"].split(".")[:2]) for run in RUNS.values()
+              if any(run["modules_loaded"].values()) and run["dco_version_line"] != "DCO version: N/A"}
+    assert loaded >= {("2", "6"), ("2", "7")}
     for name in configs:
         assert sorted(RECORDED["configs"][name]) == sorted(RUNS), name
 
