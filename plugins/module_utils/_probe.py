@@ -44,6 +44,12 @@ class FileProbe:
         except OSError:
             return None
 
+    def read_link(self, path):
+        try:
+            return os.readlink(path)
+        except OSError:
+            return None
+
     def exists(self, path):
         return os.path.exists(path)
 

@@ -43,7 +43,7 @@ class LocalProbe(FileProbe):
 class RecordingProbe:
     def __init__(self, inner):
         self._inner = inner
-        self.record = {"run": {}, "read": {}, "read_bytes": {}, "exists": {}, "listdir": {}}
+        self.record = {"run": {}, "read": {}, "read_bytes": {}, "exists": {}, "listdir": {}, "read_link": {}}
 
     def run(self, argv):
         result = self._inner.run(argv)
@@ -65,6 +65,10 @@ class RecordingProbe:
 
     def listdir(self, path):
         self.record["listdir"][path] = value = self._inner.listdir(path)
+        return value
+
+    def read_link(self, path):
+        self.record["read_link"][path] = value = self._inner.read_link(path)
         return value
 
 
@@ -93,6 +97,9 @@ class ReplayProbe:
 
     def listdir(self, path):
         return self._answer("listdir", path)
+
+    def read_link(self, path):
+        return self._answer("read_link", path)
 
 
 def load_fixture(path):

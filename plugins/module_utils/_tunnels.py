@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every OpenVPN instance of a host and how its tunnel is doing.
+
+``gather(host, options)`` finds the instances (systemd units ``openvpn-server@``,
+``openvpn-client@``, ``openvpn@`` and openvpn processes started any other way), and for each
+reads what OpenVPN itself logged since it started (the interface it opened and whether that
+was a DCO device, why DCO is off), the kernel's view (link kind over rtnetlink, peers over
+generic netlink), the management interface, the certificates, and a ping through the tunnel.
+It returns plain dicts with ``healthy`` and ``problems`` a person can act on.
+
+Every question to the host goes through ``host`` (a ``TunnelHost`` in the module, a recorded
+fake in the tests): commands and files through its probe, links, peers, management and
+certificates through one method each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file
+
+UNIT_KINDS = {
+    # unit prefix: (config directory = OpenVPN's --cd, role)
+    "openvpn-server": ("/etc/openvpn/server", "server"),
+    "openvpn-client": ("/etc/openvpn/client", "client"),
+    "openvpn": ("/etc/openvpn", None),
+}
+DCO_LINK_KINDS = ("ovpn-dco", "ovpn")
+MODULE_BY_LINK_KIND = {"ovpn-dco": "ovpn_dco_v2", "ovpn": "ovpn"}
+
+DEVICE_OPENED = re.compile(r"\b(DCO|TUN/TAP) device (\S+) opened")
+DCO_OFF = re.compile(r"(?:disabl\w+ data channel offload|Kernel support for ovpn\S* missing)", re.IGNORECASE)
+ROUTE_GATEWAY = re.compile(r"route-gateway (\d+\.\d+\.\d+\.\d+)")
+STARTED = re.compile(r"^(?:\S+ \S+ )?OpenVPN \d+\.\d+\.\d+ ")
+INSTANCE_NAME = re.compile(r"^(openvpn(?:-server|-client)?)@(.+)\.service$")
+
+
+class TunnelInfoError(DcoError):
+    pass
+
+
+def list_units(probe):
+    """(unit, active state, main pid) of every OpenVPN template unit systemd knows."""
+    result = probe.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager",
+                        "openvpn-server@*", "openvpn-client@*", "openvpn@*"])
+    if result.rc != 0:
+        # No systemd (containers): processes are all there is.
+        return []
+    units = []
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if fields and INSTANCE_NAME.match(fields[0]):
+            units.append(fields[0])
+    found = []
+    for unit in units:
+        shown = probe.run(["systemctl", "show", "--property=ActiveState,MainPID", "--", unit])
+        props = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+        found.append((unit, props.get("ActiveState", "unknown"), int(props.get("MainPID", "0") or 0)))
+    return found
+
+
+def list_processes(probe):
+    """pid -> argv of every running openvpn."""
+    processes = {}
+    for entry in probe.listdir("/proc") or []:
+        if not entry.isdigit() or (probe.read("/proc/%s/comm" % entry) or "").strip() != "openvpn":
+            continue
+        raw = probe.read_bytes("/proc/%s/cmdline" % entry)
+        if raw:
+            processes[int(entry)] = [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+    return processes
+
+
+def argv_option(argv, name):
+    """The first parameter of ``--name`` in an openvpn command line, or None."""
+    flag = "--" + name
+    for index, arg in enumerate(argv[:-1]):
+        if arg == flag:
+            return argv[index + 1]
+    return None
+
+
+def discover(probe):
+    """Instances: dicts name, unit, state, pid, config, cwd, role (server/client/None), log."""
+    processes = list_processes(probe)
+    instances = []
+    for unit, state, pid in list_units(probe):
+        prefix, name = INSTANCE_NAME.match(unit).groups()
+        directory, role = UNIT_KINDS[prefix]
+        argv = processes.pop(pid, None) if pid else None
+        cwd = (argv_option(argv, "cd") if argv else None) or directory
+        config = (argv_option(argv, "config") if argv else None) or name + ".conf"
+        instances.append({"name": name, "unit": unit, "state": state, "pid": pid or None,
+                          "config": os.path.join(cwd, config), "cwd": cwd, "role": role, "log": None})
+    for pid, argv in sorted(processes.items()):
+        cwd = argv_option(argv, "cd") or probe.read_link("/proc/%d/cwd" % pid) or "/"
+        config = argv_option(argv, "config")
+        config_path = os.path.join(cwd, config) if config else None
+        name = os.path.basename(config)[:-5] if config and config.endswith(".conf") else "pid-%d" % pid
+        instances.append({"name": name, "unit": None, "state": "active", "pid": pid, "config": config_path,
+                          "cwd": cwd, "role": None, "log": argv_option(argv, "log") or argv_option(argv, "log-append")})
+    return instances
+
+
+def since_start(lines):
+    """The lines of the newest start of OpenVPN in a log that may hold several."""
+    starts = [index for index, line in enumerate(lines) if STARTED.search(line)]
+    return lines[starts[-1]:] if starts else lines
+
+
+def read_log(probe, instance):
+    if instance["unit"] and instance["pid"]:
+        result = probe.run(["journalctl", "_PID=%d" % instance["pid"], "--output=cat", "--no-pager"])
+        return result.stdout.splitlines() if result.rc == 0 else []
+    if instance["log"]:
+        path = instance["log"] if os.path.isabs(instance["log"]) else os.path.join(instance["cwd"], instance["log"])
+        return since_start((probe.read(path) or "").splitlines())
+    return []
+
+
+def what_the_log_says(lines):
+    """Device opened (name, DCO or not), why DCO is off, the pushed route-gateway."""
+    said = {"device": None, "device_dco": None, "dco_off_reason": None, "route_gateway": None}
+    for line in lines:
+        opened = DEVICE_OPENED.search(line)
+        if opened:
+            said["device"], said["device_dco"] = opened.group(2), opened.group(1) == "DCO"
+        if said["dco_off_reason"] is None and DCO_OFF.search(line):
+            said["dco_off_reason"] = line.strip()
+        gateway = ROUTE_GATEWAY.search(line)
+        if gateway:
+            said["route_gateway"] = gateway.group(1)
+    return said
+
+
+def config_reader(probe):
+    """parse_file's reader, through the probe so tests replay what the host held."""
+    def read(path):
+        text = probe.read(path)
+        if text is None:
+            raise ConfigParseError("read OpenVPN config %s: cannot read it" % path, path=path)
+        return text
+    return read
+
+
+def config_facts(instance, version, reader):
+    """Parsed config: device, management socket, key files, verdict; None when unreadable."""
+    if not instance["config"]:
+        return None, "no --config on its command line"
+    try:
+        parsed = parse_file(instance["config"], cwd=instance["cwd"], read=reader)
+    except DcoError as error:
+        return None, str(error)
+    verdict = evaluate(parsed, version)
+    last = {d.name: d for d in parsed.directives}
+    management = last.get("management")
+    facts = {
+        "mode": verdict["mode"],
+        "dev": last["dev"].args[0] if "dev" in last and last["dev"].args else None,
+        "management_socket": (_path(instance, management.args[0])
+                              if management is not None and management.args[1:2] == ["unix"] else None),
+        "files": {},
+        "dco_compatible": verdict["dco_compatible"],
+        "blockers": [{key: blocker[key] for key in ("option", "line", "reason", "fix")} for blocker in verdict["blockers"]],
+    }
+    for name in ("cert", "ca", "crl-verify"):
+        directive = last.get(name)
+        if directive is not None and directive.args:
+            facts["files"][name] = {"inline": directive.args[0]} if directive.inline else {"path": _path(instance, directive.args[0])}
+    return facts, None
+
+
+def _path(instance, path):
+    return path if os.path.isabs(path) else os.path.join(instance["cwd"], path)
+
+
+def parse_management_status(text):
+    """Clients from ``status 3`` (tab separated, columns named by HEADER)."""
+    header, clients = None, []
+    for line in text.splitlines():
+        fields = line.rstrip("\r").split("\t")
+        if fields[:2] == ["HEADER", "CLIENT_LIST"]:
+            header = fields[2:]
+        elif fields[0] == "CLIENT_LIST" and header:
+            row = dict(zip(header, fields[1:]))
+            clients.append({"common_name": row.get("Common Name"), "real_address": row.get("Real Address"),
+                            "vpn_ipv4": row.get("Virtual Address") or None,
+                            "bytes_received": _int(row.get("Bytes Received")), "bytes_sent": _int(row.get("Bytes Sent")),
+                            "connected_since": row.get("Connected Since"), "peer_id": _int(row.get("Peer ID"))})
+    return clients
+
+
+def parse_management_state(text):
+    """``state``: e.g. ``1795570000,CONNECTED,SUCCESS,10.8.1.2,192.0.2.11,1194,,`` -> dict."""
+    for line in text.splitlines():
+        fields = line.rstrip("\r").split(",")
+        if len(fields) >= 3 and fields[0].isdigit():
+            return {"since": int(fields[0]), "state": fields[1], "vpn_ipv4": fields[3] if len(fields) > 3 else None}
+    return None
+
+
+def _int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def inspect(host, instance, options):
+    """Everything about one instance, with ``healthy`` and ``problems``."""
+    problems = []
+    result = dict(instance, interface=None, link_kind=None, dco_active=None, dco_off_reason=None,
+                  module=None, peers=None, management=None, certificates={}, ping=None, config_dco_compatible=None,
+                  config_blockers=[])
+    if instance["state"] != "active" or not instance["pid"]:
+        problems.append("not running (%s): start it with 'systemctl start %s' and read 'journalctl -u %s'"
+                        % (instance["state"], instance["unit"] or instance["name"], instance["unit"] or instance["name"]))
+    facts, config_error = config_facts(instance, options["openvpn_version"], config_reader(host.probe))
+    if facts is None:
+        problems.append("cannot read the config %s: %s" % (instance["config"], config_error))
+        facts = {"mode": instance["role"], "dev": None, "management_socket": None, "files": {},
+                 "dco_compatible": None, "blockers": []}
+    result["mode"] = facts["mode"]
+    result["config_dco_compatible"] = facts["dco_compatible"]
+    result["config_blockers"] = facts["blockers"]
+    said = what_the_log_says(read_log(host.probe, instance)) if instance["pid"] else what_the_log_says([])
+    # A name like "tun" lets the kernel pick tunN; only what OpenVPN logged tells which.
+    fixed_name = facts["dev"] if facts["dev"] not in (None, "tun", "tap", "null") else None
+    result["interface"] = said["device"] or fixed_name
+    if instance["pid"]:
+        _kernel_side(host, result, said, facts, problems, options)
+    if facts["management_socket"] and instance["pid"]:
+        result["management"] = host.management(facts["management_socket"], facts["mode"])
+        if result["management"].get("error"):
+            problems.append("management interface %s: %s" % (facts["management_socket"], result["management"]["error"]))
+    for name, source in facts["files"].items():
+        result["certificates"][name] = host.certificate_days(name, source)
+        days = result["certificates"][name].get("days_left")
+        if days is not None and days < options["min_cert_days"]:
+            problems.append("%s %s expires in %d days (minimum %d): renew it (ovpnfleet.dco.pki)"
+                            % (name, source.get("path", "(inline)"), days, options["min_cert_days"]))
+        elif result["certificates"][name].get("error"):
+            problems.append("%s: %s" % (name, result["certificates"][name]["error"]))
+    if options["ping"] and facts["mode"] == "client" and instance["pid"]:
+        target = said["route_gateway"] or host.first_host(result["interface"])
+        result["ping"] = host.ping(target, result["interface"]) if target else {"target": None, "ok": False}
+        if not result["ping"]["ok"]:
+            problems.append("no answer from the server's tunnel address %s through %s" % (target, result["interface"]))
+    result["problems"] = problems
+    result["healthy"] = not problems
+    return result
+
+
+def _kernel_side(host, result, said, facts, problems, options):
+    link = host.link(result["interface"]) if result["interface"] else None
+    if link is None:
+        problems.append("no tunnel interface found (OpenVPN logged no opened device): read its log")
+        return
+    if link.get("error"):
+        problems.append(link["error"])
+        return
+    result["link_kind"] = link["kind"]
+    result["dco_active"] = link["kind"] in DCO_LINK_KINDS
+    if result["dco_active"]:
+        result["module"] = host.module(MODULE_BY_LINK_KIND[link["kind"]])
+        peers = host.peers(link["kind"], link["ifindex"])
+        if isinstance(peers, dict):
+            problems.append(peers["error"])
+        else:
+            result["peers"] = peers
+            if facts["mode"] == "client" and not peers:
+                problems.append("the kernel holds no peer for this client: it is not connected")
+    else:
+        reason = said["dco_off_reason"] or ("the config turns DCO off: %s" % facts["blockers"][0]["reason"]
+                                            if facts["blockers"] else "OpenVPN did not say why")
+        result["dco_off_reason"] = reason
+        if options["dco_required"]:
+            problems.append("DCO is off (%s); fix the config with ovpnfleet.dco.config and get the module with the kmod role" % reason)
+
+
+def gather(host, options):
+    instances = discover(host.probe)
+    return [inspect(host, instance, options) for instance in instances]

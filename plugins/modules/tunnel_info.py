@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tunnel_info
+short_description: Say for every OpenVPN instance of a host whether DCO is really active and the tunnel healthy
+version_added: 0.1.0
+description:
+  - Finds every OpenVPN instance - the systemd units C(openvpn-server@NAME),
+    C(openvpn-client@NAME) and C(openvpn@NAME), and openvpn processes started any other way -
+    and reports for each what the kernel and OpenVPN say, in one call.
+  - The interface OpenVPN opened (from its own log since it started), its link kind read over
+    rtnetlink (C(ovpn-dco) for the out-of-tree module, C(ovpn) for the in-tree one, C(tun) in
+    userspace), and RV(instances[].dco_active).
+  - With DCO active, the peers the kernel holds, over generic netlink (family C(ovpn-dco-v2) or
+    C(ovpn)) - peer id, remote and VPN addresses, keepalive, VPN and link byte and packet counters.
+  - With DCO off, the reason OpenVPN logged, and what M(ovpnfleet.dco.config_info) says of the config.
+  - The management interface when the config has one on a unix socket (clients of a server,
+    state of a client), days left on the certificate, CA and CRL, and for clients a ping to the
+    server's tunnel address.
+  - RV(instances[].healthy) and RV(instances[].problems), each problem saying what to do.
+author: ovpnfleet.dco contributors (@ovpnfleet)
+extends_documentation_fragment:
+  - ovpnfleet.dco.attributes
+  - ovpnfleet.dco.attributes.INFO_MODULE
+options:
+  min_cert_days:
+    description: A certificate, CA or CRL with fewer days left than this is a problem.
+    type: int
+    default: 30
+  dco_required:
+    description: Count an instance running in userspace as a problem.
+    type: bool
+    default: false
+  ping:
+    description: Ping the server's tunnel address from every client instance.
+    type: bool
+    default: true
+  openvpn_version:
+    description: OpenVPN version whose rules judge the configs; defaults to the host's C(openvpn --version).
+    type: str
+requirements:
+  - pyroute2 on the host (Debian 12's python3-pyroute2 0.7 or PyPI's 0.9) for link kinds and
+    kernel peers; without it every instance reports that as its problem.
+  - cryptography on the host for certificate days (Debian's python3-cryptography 38 or newer).
+  - Root (C(become)) to read the kernel's peers, journals and management sockets.
+seealso:
+  - module: ovpnfleet.dco.config_info
+  - module: ovpnfleet.dco.host_info
+"""
+
+EXAMPLES = r"""
+- name: Read every tunnel of the host
+  ovpnfleet.dco.tunnel_info:
+  register: tunnels
+
+- name: Show what is wrong
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.problems | join('; ') }}"
+  loop: "{{ tunnels.instances | rejectattr('healthy') }}"
+  loop_control:
+    label: "{{ item.name }}"
+
+- name: Fail where a tunnel runs in userspace
+  ovpnfleet.dco.tunnel_info:
+    dco_required: true
+    min_cert_days: 14
+  register: tunnels
+  failed_when: not tunnels.healthy
+"""
+
+RETURN = r"""
+healthy:
+  description: Every instance is healthy (true when the host has none).
+  returned: always
+  type: bool
+  sample: true
+readiness:
+  description:
+    - Whether the host can run DCO at all, as M(ovpnfleet.dco.host_info) recommends - C(status)
+      (V(ready), V(actionable), V(unsupported)), C(flavour), C(method) and C(reasons) (for
+      example a container on a kernel without module support).
+  returned: always
+  type: dict
+  sample: {status: ready, flavour: ovpn-dco-v2, method: null, reasons: []}
+openvpn_version:
+  description: The host's OpenVPN version, whose rules judged the configs.
+  returned: always
+  type: str
+  sample: 2.6.14
+instances:
+  description: One entry per OpenVPN instance.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Instance name (the unit's instance, else the config's file name).
+      type: str
+      returned: always
+      sample: office
+    unit:
+      description: The systemd unit, V(null) for an openvpn started otherwise.
+      type: str
+      returned: always
+      sample: openvpn-server@office.service
+    state:
+      description: The unit's ActiveState, V(active) for a running process without a unit.
+      type: str
+      returned: always
+      sample: active
+    mode:
+      description: V(server), V(client) or V(p2p), from the config.
+      type: str
+      returned: always
+      sample: server
+    interface:
+      description: The tunnel interface OpenVPN opened.
+      type: str
+      returned: always
+      sample: tun0
+    link_kind:
+      description: Its rtnetlink kind - V(ovpn-dco), V(ovpn) or V(tun).
+      type: str
+      returned: always
+      sample: ovpn-dco
+    dco_active:
+      description: Whether the kernel carries the data channel (V(null) when it could not be read).
+      type: bool
+      returned: always
+      sample: true
+    dco_off_reason:
+      description: Why DCO is off, in OpenVPN's own words when it logged them.
+      type: str
+      returned: always
+      sample: "Note: '--allow-compression' is not set to 'no', disabling data channel offload."
+    module:
+      description: The kernel module serving the interface, with version and srcversion.
+      type: dict
+      returned: always
+      sample: {name: ovpn_dco_v2, version: 0.2.20231103, srcversion: 4C1F0E0F2C}
+    peers:
+      description: The peers the kernel holds (DCO only), with byte and packet counters.
+      type: list
+      elements: dict
+      returned: always
+      sample: [{id: 0, remote_address: 192.0.2.21, remote_port: 45742, vpn_ipv4: 10.30.0.2, vpn_rx_bytes: 1680}]
+    management:
+      description: What the management interface said - C(clients) of a server, C(state) of a client - or C(error).
+      type: dict
+      returned: always
+      sample: {clients: [{common_name: alice, vpn_ipv4: 10.8.0.2, bytes_received: 5123}]}
+    certificates:
+      description: Days left on C(cert), C(ca) and C(crl-verify) (the CRL's next update).
+      type: dict
+      returned: always
+      sample: {cert: {days_left: 824}, ca: {days_left: 3649}, crl-verify: {days_left: 179}}
+    ping:
+      description: Clients - the ping to the server's tunnel address.
+      type: dict
+      returned: always
+      sample: {target: 10.30.0.1, ok: true}
+    config_dco_compatible:
+      description: M(ovpnfleet.dco.config_info)'s verdict on the config.
+      type: bool
+      returned: always
+      sample: true
+    config_blockers:
+      description: What in the config turns DCO off, with the fix.
+      type: list
+      elements: dict
+      returned: always
+      sample: []
+    healthy:
+      description: No problems.
+      type: bool
+      returned: always
+      sample: true
+    problems:
+      description: What is wrong, each with what to do.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import recommend
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnel_host import TunnelHost
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnels import gather
+
+ARGUMENT_SPEC = dict(
+    min_cert_days=dict(type="int", default=30),
+    dco_required=dict(type="bool", default=False),
+    ping=dict(type="bool", default=True),
+    openvpn_version=dict(type="str"),
+)
+
+
+def tunnel_info(params, host):
+    facts = gather_host_facts(host.probe)
+    recommendation = recommend(facts)
+    version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
+    instances = gather(host, dict(params, openvpn_version=version))
+    readiness = {key: recommendation[key] for key in ("status", "flavour", "method", "reasons")}
+    return {"changed": False, "openvpn_version": version, "instances": instances, "readiness": readiness,
+            "healthy": all(instance["healthy"] for instance in instances)}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**tunnel_info(module.params, TunnelHost(ModuleProbe(module))))
+
+
+if __name__ == "__main__":
+    main()
