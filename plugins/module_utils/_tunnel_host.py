@@ -59,7 +59,8 @@ class TunnelHost:
         if not link or link.get("error") or not link["addresses"]:
             return None
         network = ipaddress.ip_interface(link["addresses"][0]).network
-        return str(next(network.hosts()))
+        # A /31 or /32 (net30 clients) names no server address.
+        return str(network.network_address + 1) if network.prefixlen < 31 else None
 
     def peers(self, kind, ifindex):
         try:

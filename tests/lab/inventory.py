@@ -13,7 +13,8 @@ import json
 
 from tests.lab.state import INVENTORY, write_if_changed
 
-SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+# ServerAlive: a connection to a VM that stops answering fails within a minute instead of hanging a play.
+SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 
 
 def groups(state):
