@@ -52,7 +52,9 @@ def main(argv=None):
             "tunnel_info": ["ansible", args.hosts] + common + ["-b", "-m", "ovpnfleet.dco.tunnel_info"],
             "check_health": ["ansible-playbook"] + common + [
                 os.path.join(TOP, "playbooks", "check_health.yml"), "-e", "dco_hosts=%s" % args.hosts,
-                "-e", "health_install_requirements=false", "-e", "health_report_dir=%s" % report],
+                "-e", "health_install_requirements=false", "-e", "health_report_dir=%s" % report,
+                # Timing, not judging: a threshold the lab misses must not stop the run.
+                "-e", "health_min_cert_days=0"],
         }
         times = {name: [] for name in commands}
         for name, command in commands.items():
