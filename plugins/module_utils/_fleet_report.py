@@ -27,7 +27,7 @@ def _traffic(instance):
     return None, None
 
 
-def _peer_count(instance):
+def peer_count(instance):
     if instance.get("peers") is not None:
         return len(instance["peers"])
     clients = (instance.get("management") or {}).get("clients")
@@ -62,7 +62,7 @@ def rows(results):
                 "host": host, "instance": instance["name"], "mode": instance.get("mode"),
                 "interface": instance.get("interface"),
                 "dco": {True: "on", False: "off"}.get(instance.get("dco_active"), "unknown"),
-                "why": _why(instance, result.get("readiness")), "peers": _peer_count(instance),
+                "why": _why(instance, result.get("readiness")), "peers": peer_count(instance),
                 "rx_bytes": rx, "tx_bytes": tx, "cert_days": min(days) if days else None,
                 "healthy": instance["healthy"], "problems": list(instance["problems"]),
             })

@@ -266,7 +266,12 @@ def _kernel_side(host, result, said, facts, problems, options):
         problems.append("no tunnel interface found (OpenVPN logged no opened device): read its log")
         return
     if link.get("error"):
+        # The kernel could not be asked (pyroute2 missing): OpenVPN's own log still says
+        # whether it opened a DCO device, which is what a rollout plan needs.
         problems.append(link["error"])
+        result["dco_active"] = said["device_dco"]
+        if said["device_dco"] is False:
+            result["dco_off_reason"] = said["dco_off_reason"] or "OpenVPN opened a TUN/TAP device"
         return
     result["link_kind"] = link["kind"]
     result["dco_active"] = link["kind"] in DCO_LINK_KINDS

@@ -129,7 +129,10 @@ instances:
       returned: always
       sample: ovpn-dco
     dco_active:
-      description: Whether the kernel carries the data channel (V(null) when it could not be read).
+      description:
+        - Whether the kernel carries the data channel.
+        - Without pyroute2, what OpenVPN logged (a DCO or a TUN/TAP device opened), with the missing
+          pyroute2 among the problems; V(null) when neither could be read.
       type: bool
       returned: always
       sample: true

@@ -87,6 +87,21 @@ def test_a_stopped_client_is_unhealthy():
     assert client["problems"][0].startswith("not running (inactive): start it with 'systemctl start openvpn-client@lab.service'")
 
 
+@pytest.mark.parametrize("name,dco", [("debian12-dco", True), ("container-userspace", False)])
+def test_without_pyroute2_the_log_says_whether_dco_is_on(name, dco):
+    fixture = load_fixture(os.path.join(FIXTURES, name + ".json"))
+    missing = copy.deepcopy(fixture)
+    # What TunnelHost.link answers on a host without python3-pyroute2.
+    for key in missing["host"]["link"]:
+        missing["host"]["link"][key] = {"error": "python3-pyroute2 is missing on the host"}
+    instances = tunnels.gather(ReplayTunnelHost(missing), fixture["options"])
+    assert instances
+    for instance in instances:
+        assert instance["dco_active"] is dco and instance["link_kind"] is None and instance["peers"] is None
+        assert "python3-pyroute2 is missing on the host" in instance["problems"]
+        assert (instance["dco_off_reason"] is None) is dco
+
+
 @pytest.mark.parametrize("lines,expected", [
     (["OpenVPN 2.6.14 x86_64", "DCO device tun0 opened"], ("tun0", True, None)),
     (["2026-11-25 04:18:37 us=1 Note: '--allow-compression' is not set to 'no', disabling data channel offload.",

@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters behind the enable_dco and disable_dco playbooks: what to switch, and the health gate."""
+
+from __future__ import annotations
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils import _rollout
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "rollout_dco_possible": lambda tunnels: _rollout.dco_possible(tunnels)[0],
+            "rollout_why_not": lambda tunnels: _rollout.dco_possible(tunnels)[1],
+            "rollout_candidates": _rollout.switch_candidates,
+            "rollout_unmanaged": _rollout.unmanaged_instances,
+            "rollout_stays_in_userspace": _rollout.stays_in_userspace,
+            "rollout_switch_order": _rollout.switch_order,
+            "rollout_gate_failures": _rollout.gate_failures,
+            "rollout_probe_targets": _rollout.probe_targets,
+            "rollout_ping_outage": _rollout.ping_outage,
+            "rollout_plan_line": _rollout.plan_line,
+            "rollout_outage_line": _rollout.outage_line,
+            "rollout_mark_rolled_back": _rollout.mark_rolled_back,
+        }
