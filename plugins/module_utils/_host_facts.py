@@ -22,7 +22,11 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT
 SECURE_BOOT_EFIVAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 
-def gather_host_facts(probe, openvpn_binary="openvpn"):
+def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=True):
+    """Everything host_info reports. ``packages_if_unloadable=False`` skips the package manager
+    (the slowest question, about half a second of apt) where no package can change the verdict:
+    OpenVPN installed, on a kernel that cannot load modules. tunnel_info's sweeps ask it on
+    every host."""
     release = _kernel_release(probe)
     kernel_config = _kernel_config(probe, release)
     container = _container(probe)
@@ -42,7 +46,10 @@ def gather_host_facts(probe, openvpn_binary="openvpn"):
         "module_signatures_enforced": _sig_enforce(probe),
     }
     facts["pending_reboot_kernel"] = newer_kernel(release, facts["installed_kernels"])
-    facts["packages"] = _package_candidates(probe, release)
+    if packages_if_unloadable or facts["kernel"]["modules_loadable"] is not False or not facts["openvpn"]["version"]:
+        facts["packages"] = _package_candidates(probe, release)
+    else:
+        facts["packages"] = {"manager": None, "packages": {}}
     facts["headers"] = _headers_facts(probe, release, facts["packages"])
     return facts
 

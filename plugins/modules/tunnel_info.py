@@ -208,7 +208,7 @@ ARGUMENT_SPEC = dict(
 
 
 def tunnel_info(params, host):
-    facts = gather_host_facts(host.probe)
+    facts = gather_host_facts(host.probe, packages_if_unloadable=False)
     recommendation = recommend(facts)
     version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
     instances = gather(host, dict(params, openvpn_version=version))

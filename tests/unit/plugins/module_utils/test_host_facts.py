@@ -17,6 +17,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
     parse_version,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import (
+    gather_host_facts,
     module_origin,
     newer_kernel,
     parse_apt_policy,
@@ -158,3 +159,50 @@ def test_parse_modinfo_keeps_first_value_and_ignores_failure():
 ])
 def test_module_origin(filename, builtin, origin):
     assert module_origin(filename, builtin) == origin
+
+
+class _CountingProbe:
+    """A recorded host that also notes every command it was asked to run."""
+
+    def __init__(self, record):
+        from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe
+        self._inner = ReplayProbe(record)
+        self.commands = []
+
+    def run(self, argv):
+        self.commands.append(argv[0])
+        return self._inner.run(argv)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _host_info_fixture(name):
+    import os
+    from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import load_fixture
+    return load_fixture(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info", name + ".json"))
+
+
+def _container_with_openvpn():
+    """The build machine (no module support) with Debian 12's OpenVPN answer: a lab container."""
+    import copy
+    record = copy.deepcopy(_host_info_fixture("build-machine")["probe"])
+    fresh = _host_info_fixture("debian12-fresh")["probe"]
+    for key in [key for key in record["run"] if key.startswith("openvpn ")]:
+        record["run"][key] = fresh["run"][key]
+    return record
+
+
+@pytest.mark.parametrize("record,asks_apt", [
+    (_container_with_openvpn(), False),
+    (_host_info_fixture("build-machine")["probe"], True),   # no OpenVPN: apt may offer one
+    (_host_info_fixture("debian12-fresh")["probe"], True),  # modules load: packages matter
+])
+def test_sweeps_skip_apt_only_where_no_package_could_help(record, asks_apt):
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import recommend
+    full = recommend(gather_host_facts(_CountingProbe(record)))
+    probe = _CountingProbe(record)
+    quick = recommend(gather_host_facts(probe, packages_if_unloadable=False))
+    assert ("apt-cache" in probe.commands) is asks_apt
+    assert (quick["status"], quick["reasons"]) == (full["status"], full["reasons"])
+    assert asks_apt or quick["status"] == "unsupported"
