@@ -100,14 +100,16 @@ def discover(probe):
         cwd = (argv_option(argv, "cd") if argv else None) or directory
         config = (argv_option(argv, "config") if argv else None) or name + ".conf"
         instances.append({"name": name, "unit": unit, "state": state, "pid": pid or None,
-                          "config": os.path.join(cwd, config), "cwd": cwd, "role": role, "log": None})
+                          "config": os.path.join(cwd, config), "cwd": cwd, "role": role, "log": None,
+                          "status": argv_option(argv, "status") if argv else None})
     for pid, argv in sorted(processes.items()):
         cwd = argv_option(argv, "cd") or probe.read_link("/proc/%d/cwd" % pid) or "/"
         config = argv_option(argv, "config")
         config_path = os.path.join(cwd, config) if config else None
         name = os.path.basename(config)[:-5] if config and config.endswith(".conf") else "pid-%d" % pid
         instances.append({"name": name, "unit": None, "state": "active", "pid": pid, "config": config_path,
-                          "cwd": cwd, "role": None, "log": argv_option(argv, "log") or argv_option(argv, "log-append")})
+                          "cwd": cwd, "role": None, "log": argv_option(argv, "log") or argv_option(argv, "log-append"),
+                          "status": argv_option(argv, "status")})
     return instances
 
 
@@ -184,10 +186,12 @@ def _path(instance, path):
 
 
 def parse_management_status(text):
-    """Clients from ``status 3`` (tab separated, columns named by HEADER)."""
+    """Clients from ``status 3`` (tab separated) or a ``--status-version 2`` file (commas),
+    columns named by the HEADER line."""
     header, clients = None, []
     for line in text.splitlines():
-        fields = line.rstrip("\r").split("\t")
+        line = line.rstrip("\r")
+        fields = line.split("\t" if "\t" in line else ",")
         if fields[:2] == ["HEADER", "CLIENT_LIST"]:
             header = fields[2:]
         elif fields[0] == "CLIENT_LIST" and header:
@@ -242,6 +246,12 @@ def inspect(host, instance, options):
         result["management"] = host.management(facts["management_socket"], facts["mode"])
         if result["management"].get("error"):
             problems.append("management interface %s: %s" % (facts["management_socket"], result["management"]["error"]))
+    elif facts["mode"] == "server" and instance.get("status") and instance["pid"]:
+        # No management interface: the status file OpenVPN rewrites every minute (Debian's
+        # units pass --status) still says which clients a userspace server has.
+        text = host.probe.read(_path(instance, instance["status"]))
+        if text is not None:
+            result["management"] = {"clients": parse_management_status(text), "source": _path(instance, instance["status"])}
     for name, source in facts["files"].items():
         result["certificates"][name] = host.certificate_days(name, source)
         days = result["certificates"][name].get("days_left")

@@ -152,8 +152,16 @@ instances:
       elements: dict
       returned: always
       sample: [{id: 0, remote_address: 192.0.2.21, remote_port: 45742, vpn_ipv4: 10.30.0.2, vpn_rx_bytes: 1680}]
+    config:
+      description: The instance's config file.
+      type: str
+      returned: always
+      sample: /etc/openvpn/server/office.conf
     management:
-      description: What the management interface said - C(clients) of a server, C(state) of a client - or C(error).
+      description:
+        - What the management interface said - C(clients) of a server, C(state) of a client - or C(error).
+        - A server without one gets its C(clients) from the C(--status) file OpenVPN rewrites every
+          minute (Debian's units pass it), with that file as C(source).
       type: dict
       returned: always
       sample: {clients: [{common_name: alice, vpn_ipv4: 10.8.0.2, bytes_received: 5123}]}

@@ -58,6 +58,11 @@ def test_userspace_container_reports_openvpns_own_reason():
     assert (server["link_kind"], server["dco_active"], server["peers"]) == ("tun", False, None)
     assert server["dco_off_reason"] == "Note: '--allow-compression' is not set to 'no', disabling data channel offload."
     assert server["config_blockers"][0]["option"] == "comp-lzo"
+    # No management interface: the clients come from the --status file (version 2, commas).
+    assert server["management"]["source"] == "/run/openvpn-server/status-lab.log"
+    assert sorted(client["common_name"] for client in server["management"]["clients"]) == ["ct02", "ct03"]
+    assert all(client["vpn_ipv4"].startswith("10.9.0.") and client["bytes_received"] > 0
+               for client in server["management"]["clients"])
     assert server["healthy"]
     assert server["certificates"]["cert"]["days_left"] > 700
 
