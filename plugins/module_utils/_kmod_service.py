@@ -36,7 +36,7 @@ def manage_kmod(module):
     flavour, method = resolve_flavour_and_method(request, recommendation)
     if request["state"] == "present":
         check_recommendation_allows(recommendation, method)
-    _complete_request(request, flavour, method, recommendation)
+    _complete_request(request, flavour, method, recommendation, module.check_mode)
     if request["state"] == "present":
         check_signing(facts, method, request)
     kernels = target_kernels(request, facts)
@@ -68,16 +68,19 @@ def manage_kmod(module):
     return result
 
 
-def _complete_request(request, flavour, method, recommendation):
+def _complete_request(request, flavour, method, recommendation, check_mode=False):
     if method == METHOD_PACKAGE and not request["package"]:
         request["package"] = recommendation["package"] or flavour.distro_packages[0]
     if request["src"] and not request["src_version"]:
         raise KmodError("build %s from %s: set src_version (it names the DKMS tree and the "
                         "install record)." % (flavour.name, request["src"]))
     if method == METHOD_ARTIFACT:
-        if not os.path.exists(request["artifact"]):
+        if os.path.exists(request["artifact"]):
+            request["artifact_sha256"] = request["artifact_sha256"] or sha256_of(request["artifact"])
+        elif not check_mode:
             raise KmodError("install %s: no such file on the host." % request["artifact"])
-        request["artifact_sha256"] = request["artifact_sha256"] or sha256_of(request["artifact"])
+        # In check mode the file may not have been copied yet (the copy ran in check mode too):
+        # without its hash the plan says it would install it.
     if request["src_sha256"]:
         request["src_sha256"] = request["src_sha256"].lower()
     request["method"] = method

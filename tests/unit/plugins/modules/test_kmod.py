@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod_service
+from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod, _kmod_service
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
@@ -49,3 +50,30 @@ def test_src_without_version_is_refused():
                    flavour="ovpn-dco-v2", method="dkms", src="/x.deb", src_sha256=SHA)
     with pytest.raises(_kmod_service.KmodError, match="set src_version"):
         _kmod_service._complete_request(request, OVPN_DCO_V2, "dkms", {"package": None})
+
+
+def _artifact_request(path):
+    return dict({key: None for key in kmod.ARGUMENT_SPEC}, flavour="ovpn-dco-v2", method="artifact", artifact=path)
+
+
+def test_missing_artifact_is_refused_when_it_would_be_installed(tmp_path):
+    with pytest.raises(_kmod_service.KmodError, match="no such file on the host"):
+        _kmod_service._complete_request(_artifact_request(str(tmp_path / "none.ko")), OVPN_DCO_V2, "artifact", {})
+
+
+def test_missing_artifact_in_check_mode_plans_its_install(tmp_path):
+    # The role copies the artifact in check mode too, so the file is not there yet.
+    request = _artifact_request(str(tmp_path / "none.ko"))
+    _kmod_service._complete_request(request, OVPN_DCO_V2, "artifact", {}, check_mode=True)
+    assert request["artifact_sha256"] is None
+    state = {"kernels": {"6.1.0-56-amd64": {"filename": "/lib/modules/6.1.0-56-amd64/updates/ovpnfleet-dco/ovpn-dco-v2.ko",
+                                            "sha256": "ab" * 32}}}
+    assert not _kmod.kernel_is_satisfied("artifact", OVPN_DCO_V2, "6.1.0-56-amd64", state, request)
+
+
+def test_present_artifact_is_hashed(tmp_path):
+    path = tmp_path / "ovpn-dco-v2.ko"
+    path.write_bytes(b"module bytes")
+    request = _artifact_request(str(path))
+    _kmod_service._complete_request(request, OVPN_DCO_V2, "artifact", {}, check_mode=True)
+    assert request["artifact_sha256"] == hashlib.sha256(b"module bytes").hexdigest()
