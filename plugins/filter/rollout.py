@@ -14,6 +14,7 @@ class FilterModule:
             "rollout_dco_possible": lambda tunnels: _rollout.dco_possible(tunnels)[0],
             "rollout_why_not": lambda tunnels: _rollout.dco_possible(tunnels)[1],
             "rollout_candidates": _rollout.switch_candidates,
+            "rollout_offloaded_units": _rollout.offloaded_units,
             "rollout_unmanaged": _rollout.unmanaged_instances,
             "rollout_stays_in_userspace": _rollout.stays_in_userspace,
             "rollout_switch_order": _rollout.switch_order,

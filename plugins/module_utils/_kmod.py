@@ -60,6 +60,9 @@ def resolve_flavour_and_method(request, recommendation):
         flavour = recommendation["flavour"]
         if flavour is None:
             raise KmodError("choose a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
+    if method == "auto" and request.get("state") == "absent":
+        # Removing takes away whatever this collection installed, by any method.
+        return FLAVOURS[flavour], None
     if method == "auto":
         if request.get("artifact"):
             method = METHOD_ARTIFACT
@@ -268,8 +271,11 @@ def _plan_absent(flavour, state):
             steps.append(_step("dkms_remove", "remove %s/%s from DKMS" % (entry["name"], entry["version"]),
                                name=entry["name"], version=entry["version"]))
             break
-    for path, content in ((PERSIST_PATH, state["persist"]), (BLOCK_PATH, state["block"])):
-        if content is not None:
+    # The files are shared by both flavours: only this flavour's content is ours to remove
+    # (after a move to ovpn, they persist ovpn and must stay).
+    for path, content, ours in ((PERSIST_PATH, state["persist"], persist_content(flavour)),
+                                (BLOCK_PATH, state["block"], block_content(flavour))):
+        if content is not None and content == ours:
             steps.append(_step("remove_file", "remove %s" % path, path=path))
     return steps
 

@@ -47,6 +47,15 @@ def switch_candidates(tunnels):
     return sorted(chosen, key=lambda instance: (MODE_ORDER.get(instance.get("mode"), 3), instance["name"]))
 
 
+def offloaded_units(tunnels):
+    """Units in DCO now (with a config file), servers first: what disable_dco moves back and
+    what upgrade_kmod must find in DCO again."""
+    chosen = [instance for instance in tunnels.get("instances") or []
+              if instance.get("unit") and instance.get("config") and instance.get("dco_active")]
+    return [instance["unit"] for instance in
+            sorted(chosen, key=lambda instance: (MODE_ORDER.get(instance.get("mode"), 3), instance["name"]))]
+
+
 def unmanaged_instances(tunnels):
     """Instances this rollout does not touch, each with the reason (for the plan)."""
     left = []

@@ -249,9 +249,10 @@ def inspect(host, instance, options):
     elif facts["mode"] == "server" and instance.get("status") and instance["pid"]:
         # No management interface: the status file OpenVPN rewrites every minute (Debian's
         # units pass --status) still says which clients a userspace server has.
-        text = host.probe.read(_path(instance, instance["status"]))
+        status_path = _path(instance, instance["status"])
+        text = host.probe.read(status_path)
         if text is not None:
-            result["management"] = {"clients": parse_management_status(text), "source": _path(instance, instance["status"])}
+            result["management"] = {"clients": parse_management_status(text), "source": status_path}
     for name, source in facts["files"].items():
         result["certificates"][name] = host.certificate_days(name, source)
         days = result["certificates"][name].get("days_left")

@@ -152,6 +152,12 @@ def test_absent_unloads_and_removes_what_we_installed():
         "unload", "remove_ko", "dkms_remove", "remove_file", "remove_file"]
 
 
+def test_absent_leaves_the_files_of_the_other_flavour():
+    # After a move to the in-tree ovpn the shared files persist ovpn: removing ovpn-dco-v2 keeps them.
+    st = dict(state(persisted=False), persist=persist_content(OVPN), block=block_content(OVPN))
+    assert plan_kmod(request(state="absent"), OVPN_DCO_V2, "dkms", [K1], st, K1) == []
+
+
 def test_absent_on_a_clean_host_plans_nothing():
     assert plan_kmod(request(state="absent"), OVPN_DCO_V2, "dkms", [K1],
                      state(persisted=False), K1) == []
@@ -181,6 +187,15 @@ def test_resolve_auto_without_a_way_says_why():
            "reasons": ["OpenVPN 2.5.1 has no data channel offload: upgrade OpenVPN to 2.6.2 or newer."]}
     with pytest.raises(KmodError, match="upgrade OpenVPN to 2.6.2"):
         resolve_flavour_and_method(request(flavour="auto", method="auto", src=None), rec)
+
+
+def test_removing_the_other_flavour_needs_no_method():
+    # A host moved to the in-tree ovpn: host_info recommends ovpn, and ovpn-dco-v2 goes away.
+    rec = {"flavour": "ovpn", "method": "inkernel", "reasons": []}
+    flavour, method = resolve_flavour_and_method(request(state="absent", method="auto", src=None), rec)
+    assert (flavour.name, method) == ("ovpn-dco-v2", None)
+    with pytest.raises(KmodError, match="choose a method for ovpn-dco-v2"):
+        resolve_flavour_and_method(request(method="auto", src=None), rec)
 
 
 def test_target_kernels_adds_the_pending_one():

@@ -48,6 +48,13 @@ def test_candidates_servers_first_and_only_units_not_in_dco():
         {"name": "manual", "why": "not started by systemd: restart it yourself after the rollout"}]
 
 
+def test_offloaded_units_servers_first_and_only_units_with_configs():
+    tunnels = host(inst("zclient", "client", dco=True), inst("office", "server", dco=True),
+                   inst("legacy", "server"), inst("manual", "client", unit=False, dco=True))
+    assert rollout.offloaded_units(tunnels) == ["openvpn-server@office.service", "openvpn-client@zclient.service"]
+    assert rollout.offloaded_units(host(inst("legacy", "server"))) == []
+
+
 def test_no_candidates_where_dco_is_not_possible():
     tunnels = host(inst("lab", "client"), status="unsupported")
     assert rollout.switch_candidates(tunnels) == []
