@@ -183,12 +183,15 @@ def plan_kmod(request, flavour, method, kernels, state, running_kernel, headers_
             ">= 6.16 with CONFIG_OVPN, or method dkms or source with a pinned source."
             % (flavour.modprobe_name, ", ".join(missing),
                ", ".join(state["kernels"][k]["filename"] or "nothing" for k in missing)))
+    # Before the package: its postinst runs "dkms install", which leaves our identical file in
+    # place and installs nothing of its own (seen on Debian 12 moving from source to package).
+    for kernel in missing:
+        steps.extend(_replaced_install_steps(method, kernel, state))
     if method == METHOD_PACKAGE and missing:
         steps.append(_step("install_packages", "install %s and headers for %s" % (
             request["package"], ", ".join(missing)),
             packages=["dkms"] + ["linux-headers-%s" % k for k in missing] + [request["package"]]))
     for kernel in missing:
-        steps.extend(_replaced_install_steps(method, kernel, state))
         steps.extend(_install_steps(request, flavour, method, kernel, state))
     if running_kernel in kernels and request["load"]:
         steps.extend(_load_steps(flavour, state, running_kernel, missing))
@@ -215,7 +218,10 @@ def _check_headers(flavour, kernels, headers_offered):
 
 
 def _replaced_install_steps(method, kernel, state):
-    """A file we installed by source or artifact would shadow a DKMS build: take it away."""
+    """A file we installed by source or artifact would shadow a DKMS build: take it away.
+
+    The runner puts it back if a later step fails, so a failed build changes nothing.
+    """
     if method not in (METHOD_PACKAGE, METHOD_DKMS):
         return []
     ours = state["record"].get("kernels", {}).get(kernel)

@@ -72,6 +72,9 @@ class KmodRunner:
         self.artifacts = []
         self._source_tree = None
         self._work = None
+        # Module files removed by this run, kept until it succeeds: (kept copy, path, kernel, record entry).
+        self._aside = None
+        self._removed = []
 
     # The command seam: every program runs here, in the C locale, failing loudly.
     def run(self, argv, action, check=True, cwd=None):
@@ -90,9 +93,13 @@ class KmodRunner:
         try:
             for step in steps:
                 getattr(self, "do_" + step["action"])(step)
+        except Exception:
+            self._put_back_removed()
+            raise
         finally:
-            if self._work:
-                shutil.rmtree(self._work, ignore_errors=True)
+            for path in (self._work, self._aside):
+                if path:
+                    shutil.rmtree(path, ignore_errors=True)
         return self.artifacts
 
     # Sources -------------------------------------------------------------------------------
@@ -148,8 +155,7 @@ class KmodRunner:
         # arrive) leaves packages half-configured and apt refusing further work. Take out only
         # what this step added and dpkg could not configure: removing a package that was already
         # there (openvpn-dco-dkms) would delete the module the running kernel uses.
-        broken = [name for name in wanted
-                  if name not in before and name not in self._installed_packages([name])]
+        broken = self._half_installed([name for name in wanted if name not in before])
         for name in broken:
             self.run(["dpkg", "--remove", "--force-remove-reinstreq", name],
                      "remove the half-installed %s" % name, check=False)
@@ -161,9 +167,19 @@ class KmodRunner:
 
     def _installed_packages(self, names):
         """Which of ``names`` dpkg has fully installed and configured."""
-        _rc, out, _err = self.run(["dpkg-query", "-W", "-f=${Package} ${Status}\n"] + list(names),
+        return {name for name, status in self._dpkg_status(names) if status == "installed"}
+
+    def _half_installed(self, names):
+        """Which of ``names`` dpkg unpacked but could not configure (not those apt never found)."""
+        return [name for name, status in self._dpkg_status(names)
+                if status not in ("installed", "not-installed", "config-files")]
+
+    def _dpkg_status(self, names):
+        if not names:
+            return []
+        _rc, out, _err = self.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n"] + list(names),
                                   "ask dpkg", check=False)
-        return {line.split(" ")[0] for line in out.splitlines() if line.endswith("install ok installed")}
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if " " in line]
 
     def do_dkms_register(self, step):
         name, version = step["name"], step["version"]
@@ -254,13 +270,14 @@ class KmodRunner:
         self.run(["modprobe", step["name"]], "load %s" % step["name"])
 
     def do_reload(self, step):
-        self.ensure_unused(step["module"])
-        self.run(["modprobe", "-r", step["name"]], "unload %s" % step["module"])
+        self.do_unload(step)
         self.run(["modprobe", step["name"]], "load %s" % step["name"])
 
     def do_unload(self, step):
         self.ensure_unused(step["module"])
-        self.run(["modprobe", "-r", step["name"]], "unload %s" % step["module"])
+        # By the loaded name: "modprobe -r" looks the name up in the index first and fails
+        # when the file it was loaded from is gone (replaced by another method's file).
+        self.run(["rmmod", step["module"]], "unload %s" % step["module"])
 
     def ensure_unused(self, module_name):
         """Refuse to unload a module that an OpenVPN process or a tunnel device may use.
@@ -293,9 +310,24 @@ class KmodRunner:
         remove_file(self.module, step["path"])
 
     def do_remove_ko(self, step):
-        remove_file(self.module, step["path"])
-        self.run(["depmod", "-a", step["kernel"]], "index modules of %s" % step["kernel"])
-        self.record.get("kernels", {}).pop(step["kernel"], None)
+        path, kernel = step["path"], step["kernel"]
+        if os.path.exists(path):
+            self._aside = self._aside or tempfile.mkdtemp(prefix="ovpnfleet-kmod-removed-")
+            kept = os.path.join(self._aside, "%d.ko" % len(self._removed))
+            shutil.copy2(path, kept)
+            self._removed.append((kept, path, kernel, self.record.get("kernels", {}).get(kernel)))
+        remove_file(self.module, path)
+        self.run(["depmod", "-a", kernel], "index modules of %s" % kernel)
+        self.record.get("kernels", {}).pop(kernel, None)
+
+    def _put_back_removed(self):
+        """A step failed: the module files this run removed go back where modprobe finds them."""
+        for kept, path, kernel, entry in reversed(self._removed):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            shutil.copy2(kept, path)
+            self.run(["depmod", "-a", kernel], "index modules of %s" % kernel, check=False)
+            if entry:
+                self.record.setdefault("kernels", {})[kernel] = entry
 
     def do_dkms_remove(self, step):
         self.run(["dkms", "remove", "%s/%s" % (step["name"], step["version"]), "--all"],

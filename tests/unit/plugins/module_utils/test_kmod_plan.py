@@ -226,8 +226,9 @@ def test_moving_from_a_source_build_to_the_package_removes_our_file_first():
     record = {"kernels": {K1: {"path": path, "origin_sha256": SHA, "sha256": "sha-of-S1"}}}
     st = state(files={K1: (path, "S1")}, loaded=True, loaded_srcversion="S1", record=record)
     steps = plan_kmod(request(method="package", src=None), OVPN_DCO_V2, "package", [K1], st, K1)
-    assert actions(steps) == ["install_packages", "remove_ko", "dkms_install", "reload"]
-    assert steps[1]["path"] == path
+    # Removed before the package: its postinst would otherwise find our file and install nothing.
+    assert actions(steps) == ["remove_ko", "install_packages", "dkms_install", "reload"]
+    assert steps[0]["path"] == path
 
 
 def facts_with(secure_boot=False, lockdown="none", enforced=False):

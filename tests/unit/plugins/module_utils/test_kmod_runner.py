@@ -19,6 +19,8 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import KmodErr
 class RecordingModule:
     """Just enough of AnsibleModule for the runner: answers commands from a table."""
 
+    check_mode = False
+
     def __init__(self, answers=None):
         self.answers = answers or {}
         self.commands = []
@@ -109,15 +111,54 @@ def test_dkms_install_does_only_what_dkms_has_not_done(monkeypatch, status, expe
 
 
 def test_failed_package_install_removes_only_what_it_added_and_left_broken():
-    wanted = ["dkms", "linux-headers-6.12.95+bpo-amd64", "openvpn-dco-dkms"]
-    query = ("/usr/bin/dpkg-query", "-W", "-f=${Package} ${Status}\n")
+    wanted = ["dkms", "linux-headers-6.12.95+bpo-amd64", "openvpn-dco-dkms", "ovpn-tools"]
+    query = ("/usr/bin/dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n")
     module = RecordingModule({
-        query + tuple(wanted): (0, "dkms install ok installed\nopenvpn-dco-dkms install ok installed\n", ""),
+        query + tuple(wanted): (0, "dkms installed\nopenvpn-dco-dkms installed\n", ""),
         ("/usr/bin/apt-get", "install", "-y", "--no-install-recommends") + tuple(wanted): (100, "", "dkms failed"),
-        query + ("linux-headers-6.12.95+bpo-amd64",): (0, "linux-headers-6.12.95+bpo-amd64 install ok half-configured\n", ""),
+        # ovpn-tools: a package apt never found, so dpkg knows nothing to remove.
+        query + ("linux-headers-6.12.95+bpo-amd64", "ovpn-tools"): (
+            0, "linux-headers-6.12.95+bpo-amd64 half-configured\n", ""),
     })
     run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {})
     with pytest.raises(_kmod_runner.CommandError, match="removed again so apt keeps working: linux-headers-6.12.95"):
         run.do_install_packages({"packages": wanted})
     removed = [argv[-1] for argv in module.commands if argv[:2] == ["/usr/bin/dpkg", "--remove"]]
     assert removed == ["linux-headers-6.12.95+bpo-amd64"]
+
+
+def test_unload_goes_by_the_loaded_name_not_the_module_index(monkeypatch):
+    module = RecordingModule()
+    run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {})
+    monkeypatch.setattr(run, "ensure_unused", lambda name: None)
+    run.do_reload({"module": "ovpn_dco_v2", "name": "ovpn-dco-v2"})
+    assert module.commands == [["/usr/bin/rmmod", "ovpn_dco_v2"], ["/usr/bin/modprobe", "ovpn-dco-v2"]]
+
+
+def test_removed_module_file_comes_back_when_a_later_step_fails(tmp_path, monkeypatch):
+    installed = tmp_path / "updates" / "ovpnfleet-dco" / "ovpn-dco-v2.ko"
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes(b"module built from source")
+    entry = {"path": str(installed), "origin_sha256": "S", "sha256": "H"}
+    record = {"kernels": {"6.1.0-56-amd64": dict(entry)}}
+    apt = ("/usr/bin/apt-get", "install", "-y", "--no-install-recommends", "openvpn-dco-dkms")
+    module = RecordingModule({apt: (100, "", "dkms build failed")})
+    run = _kmod_runner.KmodRunner(module, OVPN_DCO_V2, {})
+    monkeypatch.setattr(run, "_dkms_log_tail", lambda *args: "")
+    steps = [{"action": "remove_ko", "path": str(installed), "kernel": "6.1.0-56-amd64"},
+             {"action": "install_packages", "packages": ["openvpn-dco-dkms"]}]
+    with pytest.raises(_kmod_runner.CommandError, match="apt-get exited 100"):
+        run.execute(steps, record)
+    assert installed.read_bytes() == b"module built from source"
+    assert record == {"kernels": {"6.1.0-56-amd64": entry}}
+    assert module.commands[-1] == ["/usr/bin/depmod", "-a", "6.1.0-56-amd64"]
+
+
+def test_removed_module_file_stays_removed_when_the_plan_succeeds(tmp_path):
+    installed = tmp_path / "ovpn-dco-v2.ko"
+    installed.write_bytes(b"module built from source")
+    record = {"kernels": {"6.1.0-56-amd64": {"path": str(installed)}}}
+    run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {})
+    run.execute([{"action": "remove_ko", "path": str(installed), "kernel": "6.1.0-56-amd64"}], record)
+    assert not installed.exists()
+    assert record == {"kernels": {}}
