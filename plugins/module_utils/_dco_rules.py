@@ -985,7 +985,7 @@ def evaluate(parsed, version):
         "dco_compatible": compatible,
         "blockers": blockers,
         "errors": state.errors,
-        "warnings": parsed.warnings + state.warnings,
+        "openvpn_warnings": parsed.warnings + state.warnings,
         "notes": _notes(state, bool(blockers)),
         "mode": _mode(state),
         "openvpn_version": ".".join(str(part) for part in resolved),

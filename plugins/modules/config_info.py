@@ -162,8 +162,11 @@ errors:
       type: str
       returned: always
       sample: parse
-warnings:
-  description: What OpenVPN only warns about (unknown options it was told to ignore, unsupported optional ciphers, C(config stdin)).
+openvpn_warnings:
+  description:
+    - What OpenVPN only warns about (unknown options it was told to ignore, unsupported optional ciphers, C(config stdin)),
+      each with V(file), V(line), V(msg).
+    - Not named C(warnings), which Ansible reserves for its own warning strings.
   returned: always
   type: list
   elements: dict

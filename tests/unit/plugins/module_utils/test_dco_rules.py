@@ -129,7 +129,7 @@ def test_fallback_compares_the_cipher_name_as_written():
 def test_data_ciphers_are_normalised_and_optional_ones_dropped():
     result = check(SERVER + "data-ciphers aes-256-gcm:?NO-SUCH-CIPHER:chacha20-poly1305\n")
     assert result["dco_compatible"] is True
-    assert [w["msg"] for w in result["warnings"]] == ["Unsupported optional cipher in --data-ciphers: NO-SUCH-CIPHER"]
+    assert [w["msg"] for w in result["openvpn_warnings"]] == ["Unsupported optional cipher in --data-ciphers: NO-SUCH-CIPHER"]
 
 
 def test_legacy_provider_makes_bf_cbc_a_valid_but_blocking_cipher():
@@ -142,7 +142,7 @@ def test_legacy_provider_makes_bf_cbc_a_valid_but_blocking_cipher():
 def test_ctr_mode_is_refused():
     result = check(SERVER + "data-ciphers AES-256-GCM:AES-256-CTR\n")
     assert result["dco_compatible"] is None
-    assert result["warnings"][0]["msg"].startswith("Unsupported cipher algorithm 'AES-256-CTR'")
+    assert result["openvpn_warnings"][0]["msg"].startswith("Unsupported cipher algorithm 'AES-256-CTR'")
 
 
 def test_default_keyword_is_2_7_only():
@@ -214,7 +214,7 @@ def test_setenv_opt_and_ignore_unknown_option_only_warn():
     for extra in ("setenv opt block-outside-dns\n", "ignore-unknown-option block-outside-dns\nblock-outside-dns\n"):
         result = check(CLIENT + extra)
         assert result["errors"] == [] and result["dco_compatible"] is True
-        assert result["warnings"][0]["msg"] == "openvpn ignores unknown option 'block-outside-dns' here"
+        assert result["openvpn_warnings"][0]["msg"] == "openvpn ignores unknown option 'block-outside-dns' here"
 
 
 def test_mktun_exits_before_any_other_check():

@@ -90,3 +90,12 @@ def test_failures(run_module, monkeypatch, args, message):
     failed, result = run(run_module, monkeypatch, args)
     assert failed
     assert message in result["msg"]
+
+
+def test_openvpn_warnings_stay_out_of_the_key_ansible_reserves(run_module, monkeypatch):
+    # Ansible reads a result's "warnings" as strings to print; dicts there fail the task.
+    content = "client\ndev tun\nremote 192.0.2.1\nignore-unknown-option block-outside-dns\nblock-outside-dns\n"
+    failed, result = run(run_module, monkeypatch, {"content": content, "openvpn_version": "2.6.14"})
+    assert not failed, result
+    assert "warnings" not in result
+    assert [w["msg"] for w in result["openvpn_warnings"]] == ["openvpn ignores unknown option 'block-outside-dns' here"]
