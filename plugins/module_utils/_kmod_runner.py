@@ -73,7 +73,6 @@ class KmodRunner:
         self._source_tree = None
         self._work = None
         # Module files removed by this run, kept until it succeeds: (kept copy, path, kernel, record entry).
-        self._aside = None
         self._removed = []
 
     # The command seam: every program runs here, in the C locale, failing loudly.
@@ -97,17 +96,21 @@ class KmodRunner:
             self._put_back_removed()
             raise
         finally:
-            for path in (self._work, self._aside):
-                if path:
-                    shutil.rmtree(path, ignore_errors=True)
+            if self._work:
+                shutil.rmtree(self._work, ignore_errors=True)
         return self.artifacts
+
+    def _scratch(self):
+        """This run's own directory, removed when it ends."""
+        if not self._work:
+            self._work = tempfile.mkdtemp(prefix="ovpnfleet-kmod-")
+        return self._work
 
     # Sources -------------------------------------------------------------------------------
     def source_tree(self):
         """Unpack the checked source once; its sha256 is verified before anything is unpacked."""
         if self._source_tree:
             return self._source_tree
-        self._work = tempfile.mkdtemp(prefix="ovpnfleet-kmod-")
         archive = self.request["src"]
         if archive.startswith(("http://", "https://")):
             archive = self._download(archive)
@@ -116,7 +119,7 @@ class KmodRunner:
             raise KmodError("check %s: sha256 is %s, expected %s; nothing was unpacked. Fetch "
                             "the file again or fix src_sha256." % (self.request["src"], actual,
                                                                    self.request["src_sha256"]))
-        unpacked = os.path.join(self._work, "src")
+        unpacked = os.path.join(self._scratch(), "src")
         os.mkdir(unpacked)
         if self.request["src_format"] == "deb":
             self.run(["dpkg-deb", "-x", archive, unpacked], "unpack %s" % archive)
@@ -138,7 +141,7 @@ class KmodRunner:
         response, info = fetch_url(self.module, url, timeout=60)
         if info["status"] != 200:
             raise KmodError("download %s: HTTP %s %s" % (url, info["status"], info.get("msg", "")))
-        path = os.path.join(self._work, "download")
+        path = os.path.join(self._scratch(), "download")
         with open(path, "wb") as handle:
             shutil.copyfileobj(response, handle)
         return path
@@ -222,7 +225,7 @@ class KmodRunner:
     def do_make_install(self, step):
         kernel = step["kernel"]
         tree = self.source_tree()
-        build = os.path.join(self._work, "build-" + kernel)
+        build = os.path.join(self._scratch(), "build-" + kernel)
         shutil.copytree(tree, build, symlinks=True)
         argv = ["make", "-j%d" % max(1, os.cpu_count() or 1), "KERNEL_SRC=/lib/modules/%s/build" % kernel]
         rc, out, err = self.run(argv, "compile %s for %s" % (self.flavour.name, kernel), check=False, cwd=build)
@@ -312,8 +315,7 @@ class KmodRunner:
     def do_remove_ko(self, step):
         path, kernel = step["path"], step["kernel"]
         if os.path.exists(path):
-            self._aside = self._aside or tempfile.mkdtemp(prefix="ovpnfleet-kmod-removed-")
-            kept = os.path.join(self._aside, "%d.ko" % len(self._removed))
+            kept = os.path.join(self._scratch(), "removed-%d.ko" % len(self._removed))
             shutil.copy2(path, kept)
             self._removed.append((kept, path, kernel, self.record.get("kernels", {}).get(kernel)))
         remove_file(self.module, path)

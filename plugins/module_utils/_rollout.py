@@ -42,18 +42,20 @@ def switch_candidates(tunnels):
     possible, _why = dco_possible(tunnels)
     if not possible:
         return []
-    chosen = [instance for instance in tunnels.get("instances") or []
-              if instance.get("unit") and instance.get("config") and not instance.get("dco_active")]
-    return sorted(chosen, key=lambda instance: (MODE_ORDER.get(instance.get("mode"), 3), instance["name"]))
+    return _managed_servers_first(tunnels, dco_active=False)
 
 
 def offloaded_units(tunnels):
     """Units in DCO now (with a config file), servers first: what disable_dco moves back and
     what upgrade_kmod must find in DCO again."""
+    return [instance["unit"] for instance in _managed_servers_first(tunnels, dco_active=True)]
+
+
+def _managed_servers_first(tunnels, dco_active):
+    """Instances under systemd with a config file, in DCO or not as asked, servers first."""
     chosen = [instance for instance in tunnels.get("instances") or []
-              if instance.get("unit") and instance.get("config") and instance.get("dco_active")]
-    return [instance["unit"] for instance in
-            sorted(chosen, key=lambda instance: (MODE_ORDER.get(instance.get("mode"), 3), instance["name"]))]
+              if instance.get("unit") and instance.get("config") and bool(instance.get("dco_active")) == dco_active]
+    return sorted(chosen, key=lambda instance: (MODE_ORDER.get(instance.get("mode"), 3), instance["name"]))
 
 
 def unmanaged_instances(tunnels):
