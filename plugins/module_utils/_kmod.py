@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS
@@ -33,8 +35,19 @@ METHOD_ARTIFACT = "artifact"
 STATE_DIR = "/var/lib/ovpnfleet-dco"
 RECORD_PATH = STATE_DIR + "/installed.json"
 BLOCK_PATH = "/etc/modprobe.d/ovpnfleet-dco.conf"
+MODULES_ROOT = "/lib/modules"
 # Where source and artifact installs put their .ko: searched before kernel/ by depmod.
 UPDATES_SUBDIR = "updates/ovpnfleet-dco"
+# Module files depmod indexes (Debian 13 compresses its own with xz).
+MODULE_FILE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+
+# Every value that becomes a file or directory name (a DKMS version in /usr/src/NAME-VERSION,
+# later removed recursively; a kernel release in /lib/modules/RELEASE; a module file name) must
+# match this: no "/" to climb out with, no leading "." (".." or a hidden name) or "-" (read as an
+# option by dkms and modinfo), nothing a shell expands when DKMS sources dkms.conf.
+PATH_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}")
+PATH_COMPONENT_RULE = ("only letters, digits and . _ + ~ - (the first one a letter or digit, at most "
+                       "128 characters)")
 
 # Path of the built module inside a source tree, per flavour (ovpn-dco's Kbuild object is
 # ovpn-dco-v2.o in drivers/net/ovpn-dco; ovpn-backports builds drivers/net/ovpn/ovpn.ko).
@@ -52,6 +65,55 @@ class ModuleInUseError(KmodError):
     pass
 
 
+def check_path_component(param, value):
+    """Refuse ``value`` of ``param`` unless it is safe as one file or directory name."""
+    if not isinstance(value, str) or not PATH_COMPONENT.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise KmodError("check %s: %s cannot be part of a path; use %s." % (param, shown, PATH_COMPONENT_RULE))
+    return value
+
+
+def check_relative_path(param, value):
+    """A relative path (``src_subdir``): each of its names passes ``check_path_component``."""
+    for part in (value or "").rstrip("/").split("/"):
+        check_path_component(param, part)
+    return value
+
+
+def check_path_inputs(request, flavour, kernels):
+    """Every value this run joins into a path, checked before anything is read or changed."""
+    for param, value in (("flavour", flavour.name), ("flavour", flavour.dkms_name),
+                         ("flavour", flavour.modprobe_name)):
+        check_path_component(param, value)
+    if request.get("src_version") is not None:
+        check_path_component("src_version", request["src_version"])
+    if request.get("src_subdir"):
+        check_relative_path("src_subdir", request["src_subdir"])
+    for kernel in kernels:
+        # Not only from the kernels option: a release read from the host names /lib/modules too.
+        check_path_component("kernels" if request.get("kernels") else "kernel release", kernel)
+    if request.get("artifact"):
+        name = posixpath.basename(request["artifact"])
+        check_path_component("artifact", name)
+        if not name.endswith(".ko"):
+            raise KmodError("check artifact: %s is not a .ko file name; depmod indexes only module "
+                            "files named NAME.ko." % name)
+
+
+def check_installed_module_path(path, kernel):
+    """A module file this collection may remove: one file in /lib/modules/KERNEL/updates/."""
+    check_path_component("kernel release in %s" % RECORD_PATH, kernel)
+    prefix = "%s/%s/updates/" % (MODULES_ROOT, kernel)
+    rest = path[len(prefix):] if isinstance(path, str) and path.startswith(prefix) else None
+    if (rest is None or posixpath.normpath(path) != path or not rest.endswith(MODULE_FILE_SUFFIXES)
+            or not all(PATH_COMPONENT.fullmatch(part) for part in rest.split("/"))):
+        raise KmodError(
+            "remove the module file %r of kernel %s: it is not a module file in %s, so it was not "
+            "installed here and is left alone; fix or delete that entry in %s."
+            % (path, kernel, prefix, RECORD_PATH))
+    return path
+
+
 def resolve_flavour_and_method(request, recommendation):
     """Turn ``auto`` into the flavour and method host_info recommends, or explain why not."""
     flavour = request["flavour"]
@@ -59,7 +121,8 @@ def resolve_flavour_and_method(request, recommendation):
     if flavour == "auto":
         flavour = recommendation["flavour"]
         if flavour is None:
-            raise KmodError("choose a DCO kernel module: %s" % " ".join(recommendation["reasons"]))
+            raise KmodError("choose a DCO kernel module: %s" % (
+                " ".join(recommendation["reasons"]) or "host_info recommends none; set flavour."))
     if method == "auto" and request.get("state") == "absent":
         # Removing takes away whatever this collection installed, by any method.
         return FLAVOURS[flavour], None
@@ -110,6 +173,8 @@ def read_kmod_state(probe, flavour, kernels, dkms_name):
     try:
         record = json.loads(record_text) if record_text else {}
     except ValueError:
+        record = {}
+    if not isinstance(record, dict) or not isinstance(record.get(flavour.name, {}), dict):
         record = {}
     return {
         "loaded": loaded,
@@ -227,6 +292,7 @@ def _replaced_install_steps(method, kernel, state):
     ours = state["record"].get("kernels", {}).get(kernel)
     if not ours or not ours.get("path") or "/updates/dkms/" in ours["path"]:
         return []
+    check_installed_module_path(ours["path"], kernel)
     return [_step("remove_ko", "remove %s, installed before by another method" % ours["path"],
                   path=ours["path"], kernel=kernel)]
 
@@ -270,6 +336,10 @@ def _plan_absent(flavour, state):
         steps.append(_step("unload", "unload %s" % flavour.module, module=flavour.module,
                            name=flavour.modprobe_name))
     for kernel, entry in sorted(state["record"].get("kernels", {}).items()):
+        if not entry.get("path"):
+            # modinfo found no file when it was recorded: there is nothing of ours to remove.
+            continue
+        check_installed_module_path(entry["path"], kernel)
         steps.append(_step("remove_ko", "remove %s from %s" % (entry["path"], kernel),
                            path=entry["path"], kernel=kernel))
     for entry in state["dkms"]:

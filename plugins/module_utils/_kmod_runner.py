@@ -16,6 +16,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import CommandError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import remove_file, write_file
@@ -24,10 +25,14 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import (
     parse_modinfo,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
+    MODULES_ROOT,
     RECORD_PATH,
     UPDATES_SUBDIR,
     KmodError,
     ModuleInUseError,
+    check_installed_module_path,
+    check_path_component,
+    check_relative_path,
     vermagic_release,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import (
@@ -35,14 +40,37 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import (
     CommandResult,
 )
 
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without lzma opens no .xz tarball either
+    LZMAError = tarfile.CompressionError
+
 BUILD_LOG_TAIL_LINES = 40
+# Where DKMS looks for registered source trees; this module owns only the NAME-VERSION trees
+# it put there, each marked with SRC_MARKER.
+DKMS_SRC_ROOT = "/usr/src"
+SRC_MARKER = ".ovpnfleet-src-sha256"
+# What reading a broken or truncated archive raises besides tarfile's own errors.
+TAR_READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, LZMAError, ValueError)
+# What a step's file work raises; turned into an error that names the step.
+STEP_ERRORS = (OSError, ValueError, EOFError, tarfile.TarError)
+
+
+def os_cause(error):
+    """An OSError as "reason (path)", without Python's "[Errno N]" or a "None" for a missing part."""
+    if isinstance(error, OSError) and error.strerror:
+        return "%s (%s)" % (error.strerror, error.filename) if error.filename else error.strerror
+    return str(error) or type(error).__name__
 
 
 def sha256_of(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as error:
+        raise KmodError("read %s: %s" % (path, os_cause(error)))
     return digest.hexdigest()
 
 
@@ -91,9 +119,13 @@ class KmodRunner:
         self.record = record
         try:
             for step in steps:
-                getattr(self, "do_" + step["action"])(step)
-        except Exception:
-            self._put_back_removed()
+                try:
+                    getattr(self, "do_" + step["action"])(step)
+                except STEP_ERRORS as error:
+                    raise KmodError("%s: %s; the steps after it were not run." % (
+                        step["describe"], os_cause(error))) from error
+        except Exception as error:
+            self._put_back_removed(error)
             raise
         finally:
             if self._work:
@@ -119,15 +151,21 @@ class KmodRunner:
             raise KmodError("check %s: sha256 is %s, expected %s; nothing was unpacked. Fetch "
                             "the file again or fix src_sha256." % (self.request["src"], actual,
                                                                    self.request["src_sha256"]))
+        subdir = self.request.get("src_subdir")
+        if subdir:
+            check_relative_path("src_subdir", subdir)
         unpacked = os.path.join(self._scratch(), "src")
         os.mkdir(unpacked)
         if self.request["src_format"] == "deb":
             self.run(["dpkg-deb", "-x", archive, unpacked], "unpack %s" % archive)
         else:
             _extract_tar(archive, unpacked)
-        tree = os.path.join(unpacked, self.request["src_subdir"]) if self.request["src_subdir"] else unpacked
+        tree = os.path.join(unpacked, subdir) if subdir else unpacked
+        if not _inside(os.path.realpath(tree), os.path.realpath(unpacked)) or not os.path.isdir(tree):
+            raise KmodError("find the source tree in %s: it has no directory %s; set src_subdir to "
+                            "the directory that holds the Makefile." % (self.request["src"], subdir))
         entries = os.listdir(tree)
-        if not self.request["src_subdir"] and len(entries) == 1 and os.path.isdir(os.path.join(tree, entries[0])):
+        if not subdir and len(entries) == 1 and os.path.isdir(os.path.join(tree, entries[0])):
             tree = os.path.join(tree, entries[0])
         if not os.path.exists(os.path.join(tree, "Makefile")):
             raise KmodError("find the source tree in %s: no Makefile at %s; set src_subdir."
@@ -186,23 +224,35 @@ class KmodRunner:
 
     def do_dkms_register(self, step):
         name, version = step["name"], step["version"]
-        dest = "/usr/src/%s-%s" % (name, version)
-        marker = os.path.join(dest, ".ovpnfleet-src-sha256")
-        if os.path.exists(marker) and open(marker).read().strip() == self.request["src_sha256"]:
+        dest = dkms_source_dir(name, version)
+        ours = _read_marker(dest)
+        if ours == self.request["src_sha256"]:
             return
+        if os.path.lexists(dest) and ours is None:
+            raise KmodError(
+                "register %s %s with DKMS: %s exists and was not put there by this module (it has "
+                "no %s), so it is left alone; remove it (dpkg -S %s names a package that owns it) "
+                "or choose another src_version." % (name, version, dest, SRC_MARKER, dest))
         tree = self.source_tree()
-        if os.path.exists(dest):
-            self.run(["dkms", "remove", "%s/%s" % (name, version), "--all"], "unregister %s" % dest,
-                     check=False)
-            shutil.rmtree(dest)
-        shutil.copytree(tree, dest, symlinks=True)
-        write_file(self.module, os.path.join(dest, "dkms.conf"), dkms_conf(self.flavour, version))
-        write_file(self.module, marker, self.request["src_sha256"] + "\n")
+        # Built complete next to its place, then renamed into it: no half tree under DKMS's name.
+        staging = tempfile.mkdtemp(prefix=".ovpnfleet-", dir=DKMS_SRC_ROOT)
+        try:
+            staged = os.path.join(staging, "tree")
+            shutil.copytree(tree, staged, symlinks=True)
+            write_file(self.module, os.path.join(staged, "dkms.conf"), dkms_conf(self.flavour, version))
+            write_file(self.module, os.path.join(staged, SRC_MARKER), self.request["src_sha256"] + "\n")
+            if ours is not None:
+                self.run(["dkms", "remove", "%s/%s" % (name, version), "--all"], "unregister %s" % dest,
+                         check=False)
+                remove_own_source_tree(dest)
+            os.rename(staged, dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         self.run(["dkms", "add", "-m", name, "-v", version], "register %s with DKMS" % dest)
 
     def do_dkms_install(self, step):
-        name, kernel = step["name"], step["kernel"]
-        version = step["version"] or self._dkms_version(name)
+        name, kernel = step["name"], check_path_component("kernels", step["kernel"])
+        version = check_path_component("src_version", step["version"] or self._dkms_version(name))
         # A package's postinst may have built and installed already: do only what is missing.
         done = self._dkms_state(name, version, kernel)
         verbs = {"installed": [], "built": ["install"]}.get(done, ["build", "install"])
@@ -223,7 +273,7 @@ class KmodRunner:
         return states[0] if states else None
 
     def do_make_install(self, step):
-        kernel = step["kernel"]
+        kernel = check_path_component("kernels", step["kernel"])
         tree = self.source_tree()
         build = os.path.join(self._scratch(), "build-" + kernel)
         shutil.copytree(tree, build, symlinks=True)
@@ -243,6 +293,9 @@ class KmodRunner:
         if self.request.get("artifact_sha256") and sha256_of(path) != self.request["artifact_sha256"]:
             raise KmodError("check %s: its sha256 is not artifact_sha256; nothing was installed." % path)
         built_for = vermagic_release(self._modinfo_file(path).get("vermagic"))
+        if built_for is None:
+            raise KmodError("install %s for kernel %s: modinfo found no vermagic in it; is it a kernel "
+                            "module?" % (path, kernel))
         if built_for != kernel:
             raise KmodError("install %s for kernel %s: it was built for %s (vermagic); build it for %s "
                             "or leave %s out of kernels." % (path, kernel, built_for, kernel, kernel))
@@ -251,15 +304,16 @@ class KmodRunner:
     def _install_ko(self, built, kernel, origin_sha256):
         if self.request.get("signing_key"):
             self._sign(built, kernel)
-        dest_dir = "/lib/modules/%s/%s" % (kernel, UPDATES_SUBDIR)
-        dest = os.path.join(dest_dir, os.path.basename(built))
+        dest_dir = "%s/%s/%s" % (MODULES_ROOT, check_path_component("kernels", kernel), UPDATES_SUBDIR)
+        dest = os.path.join(dest_dir, check_path_component("artifact", os.path.basename(built)))
         with open(built, "rb") as handle:
             write_file(self.module, dest, handle.read(), mode=0o644)
         self.run(["depmod", "-a", kernel], "index modules of %s" % kernel)
         info = self._modinfo(kernel, self.flavour.modprobe_name)
         if info.get("filename") != dest:
-            raise KmodError("install %s for %s: modprobe would load %s instead; remove that file or "
-                            "its DKMS registration." % (dest, kernel, info.get("filename")))
+            found = ("would load %s instead; remove that file or its DKMS registration" % info["filename"]
+                     if info.get("filename") else "does not find it; check depmod's configuration")
+            raise KmodError("install %s for %s: modprobe %s." % (dest, kernel, found))
         self._remember(kernel, info, origin_sha256)
 
     def _sign(self, path, kernel):
@@ -313,7 +367,7 @@ class KmodRunner:
         remove_file(self.module, step["path"])
 
     def do_remove_ko(self, step):
-        path, kernel = step["path"], step["kernel"]
+        path, kernel = check_installed_module_path(step["path"], step["kernel"]), step["kernel"]
         if os.path.exists(path):
             kept = os.path.join(self._scratch(), "removed-%d.ko" % len(self._removed))
             shutil.copy2(path, kept)
@@ -322,14 +376,22 @@ class KmodRunner:
         self.run(["depmod", "-a", kernel], "index modules of %s" % kernel)
         self.record.get("kernels", {}).pop(kernel, None)
 
-    def _put_back_removed(self):
+    def _put_back_removed(self, failure):
         """A step failed: the module files this run removed go back where modprobe finds them."""
+        lost = []
         for kept, path, kernel, entry in reversed(self._removed):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            shutil.copy2(kept, path)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copy2(kept, path)
+            except OSError as error:
+                lost.append("%s: %s" % (path, os_cause(error)))
+                continue
             self.run(["depmod", "-a", kernel], "index modules of %s" % kernel, check=False)
             if entry:
                 self.record.setdefault("kernels", {})[kernel] = entry
+        if lost:
+            raise KmodError("put back the module files removed before this failure (%s): %s; "
+                            "reinstall the module." % (failure, "; ".join(lost))) from failure
 
     def do_dkms_remove(self, step):
         self.run(["dkms", "remove", "%s/%s" % (step["name"], step["version"]), "--all"],
@@ -367,8 +429,11 @@ class KmodRunner:
         logs = sorted(glob.glob("/var/lib/dkms/%s/%s/build/make.log" % (self.flavour.dkms_name, version)))
         if not logs:
             return "(no DKMS make.log found)"
-        with open(logs[-1], "r", errors="replace") as handle:
-            return "\n".join(handle.read().splitlines()[-BUILD_LOG_TAIL_LINES:])
+        try:
+            with open(logs[-1], "r", errors="replace") as handle:
+                return "\n".join(handle.read().splitlines()[-BUILD_LOG_TAIL_LINES:])
+        except OSError as error:
+            return "(%s unreadable: %s)" % (logs[-1], os_cause(error))
 
 
 def running_openvpn():
@@ -396,18 +461,143 @@ def network_namespaces():
     return namespaces
 
 
+def dkms_source_dir(name, version):
+    """/usr/src/NAME-VERSION, from names that cannot climb out of /usr/src."""
+    return os.path.join(DKMS_SRC_ROOT, "%s-%s" % (check_path_component("flavour", name),
+                                                  check_path_component("src_version", version)))
+
+
+def _read_marker(tree):
+    """The source sha256 this module recorded in ``tree``, or None when the tree is not ours."""
+    marker = os.path.join(tree, SRC_MARKER)
+    if os.path.islink(tree) or os.path.islink(marker) or not os.path.isfile(marker):
+        return None
+    try:
+        with open(marker, "rb") as handle:
+            return handle.read(200).decode("ascii", "replace").strip()
+    except OSError as error:
+        raise KmodError("read %s: %s" % (marker, os_cause(error)))
+
+
+def remove_own_source_tree(tree):
+    """Remove a tree this module registered: only a real directory directly in DKMS_SRC_ROOT."""
+    root = os.path.realpath(DKMS_SRC_ROOT)
+    if (os.path.dirname(tree) != DKMS_SRC_ROOT or os.path.islink(tree)
+            or os.path.dirname(os.path.realpath(tree)) != root or _read_marker(tree) is None):
+        raise KmodError("remove %s: it is not a source tree this module put in %s; left alone."
+                        % (tree, DKMS_SRC_ROOT))
+    shutil.rmtree(tree)
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _member_parts(archive, member):
+    """The names of a member's path inside the destination; refuses absolute names and "..".
+
+    "./" prefixes and repeated slashes are what tar writes for ``tar -C dir .``: harmless.
+    """
+    name = member.name
+    if name.startswith("/"):
+        raise KmodError("unpack %s: member %r has an absolute name; nothing was unpacked." % (archive, name))
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise KmodError("unpack %s: member %r climbs out of the tree with ..; nothing was unpacked."
+                        % (archive, name))
+    return parts
+
+
+def _symlink_target(archive, member, parent):
+    """Where a symlink points, as names inside the destination; refuses anything else.
+
+    Only leading ".." are allowed, then plain names: a ".." after a name could climb from
+    behind another symlink ("lnk/.." is the parent of wherever lnk points), which no check of
+    names alone can follow. The link's own directory is made of real directories (members under
+    a symlink are refused), so each leading ".." climbs exactly one of them.
+    """
+    link = member.linkname
+    parts = [part for part in link.split("/") if part not in ("", ".")]
+    ups = 0
+    while ups < len(parts) and parts[ups] == "..":
+        ups += 1
+    if not link or link.startswith("/") or ".." in parts[ups:] or ups > len(parent):
+        raise KmodError("unpack %s: symlink %r points to %r, outside the tree or through \"..\" after "
+                        "a name; nothing was unpacked." % (archive, member.name, link))
+    return list(parent[:len(parent) - ups]) + parts[ups:]
+
+
+def check_tar_members(archive, members):
+    """Refuse the whole archive if any member could write, link or point outside the tree.
+
+    One check for every Python: it runs before extraction, also where tarfile's "data" filter
+    exists (that filter then checks again while it writes, but may stop halfway).
+    """
+    kinds = {(): "dir"}
+    for member in members:
+        parts = tuple(_member_parts(archive, member))
+        if member.isdir():
+            kind = "dir"
+        elif member.issym():
+            kind = "symlink"
+        elif member.islnk():
+            kind = "hardlink"
+        elif member.isreg():
+            kind = "file"
+        else:
+            raise KmodError("unpack %s: member %r is a device, FIFO or other special file; a source "
+                            "tree has none; nothing was unpacked." % (archive, member.name))
+        for depth in range(len(parts)):
+            above = kinds.setdefault(parts[:depth], "dir")
+            if above != "dir":
+                raise KmodError("unpack %s: member %r lies under %r, which is a %s in the archive; "
+                                "nothing was unpacked." % (archive, member.name, "/".join(parts[:depth]), above))
+        if parts in kinds and not (kind == "dir" and kinds[parts] == "dir"):
+            # A second member of one name writes through the first (a file over a symlink or a
+            # hard link writes where that points).
+            raise KmodError("unpack %s: member %r replaces an earlier %s of that name; nothing was "
+                            "unpacked." % (archive, member.name, kinds[parts]))
+        if kind == "symlink":
+            _symlink_target(archive, member, parts[:-1])
+        elif kind == "hardlink":
+            # tar names a hard link's target from the top of the archive, not from the link.
+            target = [part for part in member.linkname.split("/") if part not in ("", ".")]
+            if kinds.get(tuple(target)) != "file" or member.linkname.startswith("/") or ".." in target:
+                raise KmodError("unpack %s: hard link %r points to %r, which is not a regular file "
+                                "earlier in the archive; nothing was unpacked." % (archive, member.name,
+                                                                                    member.linkname))
+        kinds[parts] = kind
+        _plain_attributes(member)
+
+
+def _plain_attributes(member):
+    """Owned by root, no set-id bits, not writable by others: what the "data" filter also does."""
+    member.uid = member.gid = 0
+    member.uname = member.gname = "root"
+    if member.isdir():
+        member.mode = (member.mode & 0o755) | 0o700
+    elif member.isreg() or member.islnk():
+        member.mode = (member.mode & 0o755) | 0o600
+
+
 def _extract_tar(archive, dest):
-    """Unpack a tarball, refusing members that would land outside ``dest``."""
-    with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-            return
-        # Python before 3.11.4 (Debian 12 ships 3.11.2) has no extraction filters.
-        root = os.path.realpath(dest)
-        for member in tar.getmembers():
-            target = os.path.realpath(os.path.join(dest, member.name))
-            if not target.startswith(root + os.sep) or member.issym() and os.path.isabs(member.linkname):
-                raise KmodError("unpack %s: member %s points outside the tree" % (archive, member.name))
-            if member.isdev():
-                raise KmodError("unpack %s: member %s is a device file" % (archive, member.name))
-        tar.extractall(dest)
+    """Unpack a tarball into the empty ``dest``; nothing is written unless every member passes."""
+    try:
+        tar = tarfile.open(archive)
+    except TAR_READ_ERRORS as error:
+        raise KmodError("unpack %s: it is not a tarball (plain, gzip, bzip2 or xz) that Python can "
+                        "read (%s); check src_format, or fetch it again."
+                        % (archive, os_cause(error).splitlines()[0].rstrip(":"))) from error
+    try:
+        with tar:
+            members = tar.getmembers()
+            check_tar_members(archive, members)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, members=members, filter="data")
+            else:
+                # Python before 3.11.4 (Debian 12 ships 3.11.2) has no extraction filters: the
+                # check above is all there is.
+                tar.extractall(dest, members=members)
+    except TAR_READ_ERRORS as error:
+        raise KmodError("unpack %s: %s; is the file complete? Fetch it again."
+                        % (archive, os_cause(error).splitlines()[0])) from error

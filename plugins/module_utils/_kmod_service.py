@@ -14,6 +14,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     RECORD_PATH,
     KmodError,
     check_host_can_load,
+    check_path_inputs,
     check_recommendation_allows,
     check_signing,
     plan_kmod,
@@ -40,6 +41,8 @@ def manage_kmod(module):
     if request["state"] == "present":
         check_signing(facts, method, request)
     kernels = target_kernels(request, facts)
+    # Before the first read or change: these name directories, one of them removed recursively.
+    check_path_inputs(request, flavour, kernels)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
     offered = {kernel: (facts["packages"]["packages"].get("linux-headers-%s" % kernel) or {}).get("candidate")
                for kernel in kernels}
@@ -91,6 +94,7 @@ def _saved_records(probe):
     """Every flavour's install record as saved; the runner replaces its own flavour's entry."""
     text = probe.read(RECORD_PATH)
     try:
-        return json.loads(text) if text else {}
+        records = json.loads(text) if text else {}
     except ValueError:
         return {}
+    return records if isinstance(records, dict) else {}
