@@ -60,15 +60,22 @@ def new_static_key(random_bytes=os.urandom):
     return "\n".join(["#", "# 2048 bit OpenVPN static key", "#", STATIC_BEGIN] + lines + [STATIC_END, ""])
 
 
-def read_static_key(text):
-    """The 256 key bytes of a static key file; raises on anything else."""
+def _object(what, path):
+    return what if path is None else "%s %s" % (what, path)
+
+
+def read_static_key(text, path=None):
+    """The 256 key bytes of a static key file; raises on anything else.
+
+    Error messages name the file (``path``) but never quote it: it is key material.
+    """
     try:
         body = text.split(STATIC_BEGIN, 1)[1].split(STATIC_END, 1)[0]
         data = bytes.fromhex("".join(body.split()))
     except (IndexError, ValueError):
-        raise TlsCryptKeyError("read tls-crypt key: not an OpenVPN static key file")
+        raise TlsCryptKeyError("read %s: not an OpenVPN static key file" % _object("tls-crypt key", path))
     if len(data) != STATIC_KEY_BYTES:
-        raise TlsCryptKeyError("read tls-crypt key: %d bytes instead of %d" % (len(data), STATIC_KEY_BYTES))
+        raise TlsCryptKeyError("read %s: %d bytes instead of %d" % (_object("tls-crypt key", path), len(data), STATIC_KEY_BYTES))
     return data
 
 
@@ -78,13 +85,13 @@ def _armour(label, data):
     return "\n".join(["-----BEGIN %s-----" % label] + lines + ["-----END %s-----" % label, ""])
 
 
-def _unarmour(label, text):
+def _unarmour(label, text, path=None):
     begin, end = "-----BEGIN %s-----" % label, "-----END %s-----" % label
     try:
         body = text.split(begin, 1)[1].split(end, 1)[0]
         return base64.b64decode("".join(body.split()), validate=True)
     except (IndexError, binascii.Error, ValueError):
-        raise TlsCryptKeyError("read %s: no valid '%s' block" % (label.lower(), begin))
+        raise TlsCryptKeyError("read %s: no valid '%s' block" % (_object(label.lower(), path), begin))
 
 
 def new_v2_server_key(random_bytes=os.urandom):
@@ -92,10 +99,11 @@ def new_v2_server_key(random_bytes=os.urandom):
     return _armour(V2_SERVER_LABEL, random_bytes(V2_SERVER_KEY_BYTES))
 
 
-def read_v2_server_key(text):
-    data = _unarmour(V2_SERVER_LABEL, text)
+def read_v2_server_key(text, path=None):
+    data = _unarmour(V2_SERVER_LABEL, text, path)
     if len(data) != V2_SERVER_KEY_BYTES:
-        raise TlsCryptKeyError("read tls-crypt-v2 server key: %d bytes instead of %d" % (len(data), V2_SERVER_KEY_BYTES))
+        raise TlsCryptKeyError("read %s: %d bytes instead of %d"
+                               % (_object("tls-crypt-v2 server key", path), len(data), V2_SERVER_KEY_BYTES))
     return data
 
 

@@ -336,17 +336,11 @@ tls_crypt_v2:
   sample: {path: /home/ops/vpn/pki/tls-crypt-v2/server.key, changed: false}
 """
 
-import json
-import os
-import re
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import read_bytes_or_none, remove_file, write_file
-
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _pki as pki
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _tls_crypt as tls_crypt
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._pki_directory import manage_pki
 
 LEAF_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -362,6 +356,7 @@ ARGUMENT_SPEC = dict(
         valid_days=dict(type="int", default=3650),
         cert_path=dict(type="path"),
         key_path=dict(type="path", no_log=False),
+        renew=dict(type="bool", default=False),
     ), required_together=[("cert_path", "key_path")]),
     servers=dict(type="list", elements="dict", default=[], options=LEAF_OPTIONS),
     clients=dict(type="list", elements="dict", default=[], options=LEAF_OPTIONS),
@@ -377,212 +372,17 @@ ARGUMENT_SPEC = dict(
     crl_valid_days=dict(type="int", default=180),
 )
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-PRIVATE_DIRS = ("private", "servers", "clients", "tls-crypt-v2", "tls-crypt-v2/clients")
-
-
-class PkiDirectory:
-    """The files of one PKI directory, written through the collection's one write helper."""
-
-    def __init__(self, module, path):
-        self.module = module
-        self.path = path
-        self.changed = False
-
-    def file(self, *parts):
-        return os.path.join(self.path, *parts)
-
-    def read(self, *parts):
-        data = read_bytes_or_none(self.file(*parts))
-        return None if data is None else data.decode("ascii", errors="replace")
-
-    def write(self, relative, text, secret=False):
-        if not self.module.check_mode:
-            for directory in PRIVATE_DIRS:
-                os.makedirs(self.file(directory), mode=0o700, exist_ok=True)
-            os.makedirs(self.file("revoked"), mode=0o755, exist_ok=True)
-        result = write_file(self.module, self.file(relative), text, mode=0o600 if secret else 0o644)
-        self.changed = self.changed or result["changed"]
-        return result["changed"]
-
-    def remove(self, relative):
-        result = remove_file(self.module, self.file(relative))
-        self.changed = self.changed or result["changed"]
-
-    def index(self):
-        text = self.read("index.json")
-        if text is None:
-            return {"crl_number": 0, "revoked": []}
-        try:
-            return json.loads(text)
-        except ValueError as error:
-            raise pki.PkiError("read %s: %s" % (self.file("index.json"), error))
-
-
-def ensure_ca(directory, params, now):
-    wanted = params["ca"]
-    if wanted["cert_path"]:
-        cert_text = read_text(wanted["cert_path"], "CA certificate")
-        key = pki.load_private_key(read_text(wanted["key_path"], "CA key"), wanted["key_path"])
-        cert = pki.load_certificate(cert_text, wanted["cert_path"])
-        changed = directory.write("ca.crt", cert_text)
-    else:
-        cert_text, key_text = directory.read("ca.crt"), directory.read("private", "ca.key")
-        changed = cert_text is None or key_text is None
-        if changed:
-            key = pki.new_private_key(params["key_type"], params["rsa_bits"])
-            cert = pki.build_ca(key, wanted["common_name"], wanted["valid_days"], now)
-            directory.write("private/ca.key", pki.private_key_pem(key), secret=True)
-            directory.write("ca.crt", pki.certificate_pem(cert))
-        else:
-            key = pki.load_private_key(key_text, directory.file("private", "ca.key"))
-            cert = pki.load_certificate(cert_text, directory.file("ca.crt"))
-    if not pki.key_matches(cert, key):
-        raise pki.PkiError("use CA %s: its private key does not match its certificate" % directory.file("ca.crt"))
-    if pki.days_left(cert, now) < params["renew_before_days"]:
-        directory.module.warn("CA %s expires in %d days: every certificate it issued stops working then; plan a new CA"
-                              % (directory.file("ca.crt"), pki.days_left(cert, now)))
-    summary = {"path": directory.file("ca.crt"), "changed": changed,
-               "common_name": cert.subject.rfc4514_string().split("=", 1)[-1],
-               "not_after": pki.not_after(cert).isoformat(), "days_left": pki.days_left(cert, now)}
-    return cert, key, summary
-
-
-def read_text(path, what):
-    try:
-        with open(path, "r", encoding="ascii") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise pki.PkiError("read %s %s: %s" % (what, path, error))
-
-
-def ensure_leaf(directory, params, kind, item, ca_cert, ca_key, now):
-    wanted = dict(item, common_name=item["common_name"] or item["name"])
-    relative = "%ss/%s" % (kind, item["name"])
-    cert_text, key_text = directory.read(relative + ".crt"), directory.read(relative + ".key")
-    cert = pki.load_certificate(cert_text, directory.file(relative + ".crt")) if cert_text else None
-    key = pki.load_private_key(key_text, directory.file(relative + ".key")) if key_text else None
-    reasons = pki.reissue_reasons(kind, cert, key, wanted, ca_cert, now, params["renew_before_days"])
-    if reasons:
-        key = pki.new_private_key(params["key_type"], params["rsa_bits"])
-        cert = pki.build_leaf(kind, key, wanted, ca_cert, ca_key, now)
-        # Key first: a run cut short in between leaves a mismatch that the next run repairs.
-        directory.write(relative + ".key", pki.private_key_pem(key), secret=True)
-        directory.write(relative + ".crt", pki.certificate_pem(cert))
-    return {"kind": kind, "name": item["name"], "path": directory.file(relative + ".crt"),
-            "key_path": directory.file(relative + ".key"), "serial": "%x" % cert.serial_number,
-            "not_after": pki.not_after(cert).isoformat(), "days_left": pki.days_left(cert, now),
-            "changed": bool(reasons), "reasons": reasons}
-
-
-def revoke(directory, index, entry, now):
-    relative = "%ss/%s" % (entry["kind"], entry["name"])
-    cert_text = directory.read(relative + ".crt")
-    if cert_text is None:
-        return
-    cert = pki.load_certificate(cert_text, directory.file(relative + ".crt"))
-    serial = "%x" % cert.serial_number
-    if serial not in [record["serial"] for record in index["revoked"]]:
-        index["revoked"].append({"kind": entry["kind"], "name": entry["name"], "serial": serial,
-                                 "date": now.replace(microsecond=0).isoformat()})
-    directory.write("revoked/%s-%s-%s.crt" % (entry["kind"], entry["name"], serial), cert_text)
-    directory.remove(relative + ".key")
-    directory.remove(relative + ".crt")
-    if entry["kind"] == "client":
-        directory.remove("tls-crypt-v2/clients/%s.key" % entry["name"])
-
-
-def ensure_crl(directory, params, index, ca_cert, ca_key, now):
-    text = directory.read("crl.pem")
-    crl = pki.load_crl(text, directory.file("crl.pem")) if text else None
-    serials = [int(record["serial"], 16) for record in index["revoked"]]
-    reasons = pki.crl_update_reasons(crl, ca_cert, serials, now, params["renew_before_days"])
-    if reasons:
-        index["crl_number"] += 1
-        entries = [{"serial": int(record["serial"], 16), "date": record["date"]} for record in index["revoked"]]
-        crl = pki.build_crl(ca_cert, ca_key, entries, index["crl_number"], params["crl_valid_days"], now)
-        directory.write("crl.pem", pki.crl_pem(crl))
-    return {"path": directory.file("crl.pem"), "next_update": crl.next_update_utc.isoformat(),
-            "changed": bool(reasons), "reasons": reasons}
-
-
-def ensure_tls_crypt_v2(directory, certificates):
-    text = directory.read("tls-crypt-v2", "server.key")
-    changed = text is None
-    if changed:
-        text = tls_crypt.new_v2_server_key()
-        directory.write("tls-crypt-v2/server.key", text, secret=True)
-    server_key = tls_crypt.read_v2_server_key(text)
-    for certificate in certificates:
-        if certificate["kind"] != "client":
-            continue
-        relative = "tls-crypt-v2/clients/%s.key" % certificate["name"]
-        client_text = directory.read(relative)
-        try:
-            keep = client_text is not None and not changed and tls_crypt.unwrap_v2_client_key(server_key, client_text)
-        except tls_crypt.TlsCryptKeyError:
-            keep = False
-        if not keep:
-            directory.write(relative, tls_crypt.new_v2_client_key(server_key), secret=True)
-            certificate["changed"] = True
-            certificate["reasons"] = certificate["reasons"] + ["tls-crypt-v2 client key missing or not from the server key"]
-        certificate["tls_crypt_v2_key_path"] = directory.file(relative)
-    return {"path": directory.file("tls-crypt-v2", "server.key"), "changed": changed}
-
-
-def ensure_tls_crypt(directory):
-    text = directory.read("tls-crypt.key")
-    if text is not None:
-        tls_crypt.read_static_key(text)
-    else:
-        directory.write("tls-crypt.key", tls_crypt.new_static_key(), secret=True)
-    return {"path": directory.file("tls-crypt.key"), "changed": text is None}
-
-
-def check_names(params):
-    asked = [("server", item["name"]) for item in params["servers"]] + [("client", item["name"]) for item in params["clients"]]
-    for kind, name in asked + [(entry["kind"], entry["name"]) for entry in params["revoked"]]:
-        if not NAME.match(name):
-            raise pki.PkiError("name %r: use letters, digits, '.', '_', '-' and '@', starting with a letter or digit" % name)
-    for entry in params["revoked"]:
-        if (entry["kind"], entry["name"]) in asked:
-            raise pki.PkiError("%s %s is both asked for and revoked: drop it from one of the lists" % (entry["kind"], entry["name"]))
-    if len(set(asked)) != len(asked):
-        raise pki.PkiError("a name appears twice in servers or clients: %s" % sorted(set(item for item in asked if asked.count(item) > 1)))
-
-
-def manage_pki(module):
-    params = module.params
-    check_names(params)
-    directory = PkiDirectory(module, params["path"])
-    now = pki.utc_now()
-    index = directory.index()
-    ca_cert, ca_key, ca_summary = ensure_ca(directory, params, now)
-    for entry in params["revoked"]:
-        revoke(directory, index, entry, now)
-    certificates = [ensure_leaf(directory, params, kind, item, ca_cert, ca_key, now)
-                    for kind, items in (("server", params["servers"]), ("client", params["clients"]))
-                    for item in items]
-    result = {"ca": ca_summary, "certificates": certificates, "revoked": index["revoked"],
-              "crl": ensure_crl(directory, params, index, ca_cert, ca_key, now)}
-    if params["tls_crypt"]:
-        result["tls_crypt"] = ensure_tls_crypt(directory)
-    if params["tls_crypt_v2"]:
-        result["tls_crypt_v2"] = ensure_tls_crypt_v2(directory, certificates)
-    if directory.changed:
-        directory.write("index.json", json.dumps(index, indent=2, sort_keys=True) + "\n")
-    result["changed"] = directory.changed
-    return result
-
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if pki.CRYPTOGRAPHY_ERROR:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=pki.CRYPTOGRAPHY_ERROR)
     try:
-        result = manage_pki(module)
+        result, warnings = manage_pki(module)
     except DcoError as error:
         fail_from_error(module, error)
+    for warning in warnings:
+        module.warn(warning)
     module.exit_json(**result)
 
 
