@@ -126,21 +126,21 @@ def _all(directives):
 def plan(text, path, version, cwd, allow_breaking=False, disable_dco=False):
     """What to change in ``text`` (the file at ``path``) for OpenVPN ``version``.
 
-    Returns a dict: ``text`` (the new text), ``edits`` and ``skipped`` (blockers left, each with
+    Returns a dict: ``text`` (the new text), ``edits`` and ``not_edited`` (blockers left, each with
     why), ``verdict`` (the rules' answer for the new text) and ``before`` (for the old text).
     """
     parsed = parse_text(text, name=path, cwd=cwd)
     before = evaluate(parsed, version)
     lines = text.split("\n")
-    edits, skipped = [], []
+    edits, not_edited = [], []
     if before["errors"]:
-        return {"text": text, "edits": [], "skipped": [], "verdict": before, "before": before}
+        return {"text": text, "edits": [], "not_edited": [], "verdict": before, "before": before}
     if disable_dco:
         if not parsed.find("disable-dco"):
             lines = _append(lines, "disable-dco")
             edits.append(Edit("disable-dco", None, "", "disable-dco", "none", "DCO is turned off on purpose"))
         text = "\n".join(lines)
-        return {"text": text, "edits": edits, "skipped": [], "verdict": evaluate(parse_text(text, name=path, cwd=cwd), version),
+        return {"text": text, "edits": edits, "not_edited": [], "verdict": evaluate(parse_text(text, name=path, cwd=cwd), version),
                 "before": before}
     verdict, tried = before, set()
     # Each edit removes its blocker; the bound only guards against a rule that re-reports one.
@@ -152,22 +152,22 @@ def plan(text, path, version, cwd, allow_breaking=False, disable_dco=False):
         blocker = fixable[0]
         tried.add((blocker["option"], blocker["line"]))
         if blocker["file"] != path:
-            skipped.append(dict(blocker, why="in an included file (%s): fix it there" % blocker["file"]))
+            not_edited.append(dict(blocker, why="in an included file (%s): fix it there" % blocker["file"]))
             continue
         new_lines, edit = _edit_for(blocker, lines, parsed, verdict["mode"])
         if new_lines is None:
-            skipped.append(dict(blocker, why=edit))
+            not_edited.append(dict(blocker, why=edit))
             continue
         if edit.impact == "breaking" and not allow_breaking:
-            skipped.append(dict(blocker, why="breaking: " + edit.why + " (set allow_breaking to apply it)"))
+            not_edited.append(dict(blocker, why="breaking: " + edit.why + " (set allow_breaking to apply it)"))
             continue
         lines = new_lines
         edits.append(edit)
         tried.clear()
         parsed = parse_text("\n".join(lines), name=path, cwd=cwd)
         verdict = evaluate(parsed, version)
-        skipped = []
-    return {"text": "\n".join(lines), "edits": edits, "skipped": skipped, "verdict": verdict, "before": before}
+        not_edited = []
+    return {"text": "\n".join(lines), "edits": edits, "not_edited": not_edited, "verdict": verdict, "before": before}
 
 
 def _append(lines, line):

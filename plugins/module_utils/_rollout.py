@@ -77,7 +77,7 @@ def stays_in_userspace(config_check):
         return config_check.get("msg") or "the config could not be checked"
     if config_check.get("dco_compatible"):
         return None
-    reasons = [item.get("reason") or item.get("option") for item in config_check.get("skipped") or []]
+    reasons = [item.get("reason") or item.get("option") for item in config_check.get("not_edited") or []]
     reasons += [item.get("reason") or item.get("option") for item in config_check.get("blockers") or []]
     return "; ".join(dict.fromkeys(reason for reason in reasons if reason)) or "the config still turns DCO off"
 
@@ -168,6 +168,76 @@ def ping_outage(output, interval):
     gaps = [later - earlier for earlier, later in zip(points, points[1:])]
     longest = max(0.0, max(gaps) - interval)
     return {"probes_answered": len(answers), "longest_outage_s": round(longest, 1), "probe_seconds": round(end - start, 1)}
+
+
+def server_table(fleet):
+    """Every server tunnel of this run, by its tunnel addresses, and whether it runs in DCO.
+
+    ``fleet`` maps each host of the run to what the servers phase left on it: ``before``
+    (tunnel_info at preflight), ``switched`` (units that passed the health gate) and ``outcome``
+    (``{"phase", "result", "reason"}`` when the host failed or was held back). A server counts as
+    switched when it was in DCO already or passed its gate; otherwise ``why`` says what kept it.
+    """
+    table = []
+    for host_name in sorted(fleet or {}):
+        facts = fleet[host_name] or {}
+        outcome = facts.get("outcome") or {}
+        switched = set(facts.get("switched") or [])
+        for instance in (facts.get("before") or {}).get("instances") or []:
+            if instance.get("mode") != "server":
+                continue
+            addresses = [address.split("/", 1)[0] for address in instance.get("addresses") or []]
+            if instance.get("dco_active") or instance.get("unit") in switched:
+                why = None
+            elif outcome.get("reason"):
+                why = "%s %s in the %s phase: %s" % (host_name, outcome.get("result"), outcome.get("phase"), outcome["reason"])
+            else:
+                why = "%s stays in userspace on %s" % (instance.get("name"), host_name)
+            table.append({"host": host_name, "unit": instance.get("unit"), "addresses": addresses, "why": why})
+    return table
+
+
+def held_back_clients(before, config_checks, units, servers):
+    """Clients this host keeps on their current config: their server did not move to DCO.
+
+    A client must keep a config its server still accepts. When the server (found by the tunnel
+    address the client pings) did not switch, failed, was held back or is not in this run, the
+    client switches only if every edit it needs is invisible to the peer (impact ``none``);
+    otherwise it is held back with the reason. Returns ``[{"unit", "name", "why"}]``.
+    """
+    edits_by_name = {check.get("item", {}).get("name"): check.get("edits") or [] for check in config_checks or []}
+    held = []
+    for instance in (before or {}).get("instances") or []:
+        if instance.get("mode") != "client" or instance.get("unit") not in (units or []):
+            continue
+        target = (instance.get("ping") or {}).get("target")
+        server = next((entry for entry in servers or [] if target and target in entry["addresses"]), None)
+        if server is None:
+            why = "its server (tunnel address %s) is not in this run" % (target or "unknown")
+        elif server["why"] is None:
+            continue
+        else:
+            why = "its server %s did not switch: %s" % (server["unit"], server["why"])
+        if all(edit.get("impact") == "none" for edit in edits_by_name.get(instance.get("name"), [])):
+            continue
+        held.append({"unit": instance["unit"], "name": instance.get("name"),
+                     "why": "held back, keeps a config its server accepts: %s" % why})
+    return held
+
+
+def batch_halt_reason(outcomes, phase, max_fail_percentage):
+    """Why the later batches of a phase must not run (Ansible's max_fail_percentage, kept by us).
+
+    Hosts whose switch fails are rescued, so that the fleet report is written on every run; the
+    batch's failure share is therefore checked here: above ``max_fail_percentage`` percent of
+    the batch failed in this phase, the rest of the fleet is held back. Empty when it may go on.
+    """
+    outcomes = [outcome or {} for outcome in outcomes or []]
+    failed = [outcome for outcome in outcomes if outcome.get("phase") == phase and outcome.get("result") == "failed"]
+    if not outcomes or 100.0 * len(failed) / len(outcomes) <= float(max_fail_percentage):
+        return ""
+    return "%d of %d hosts of an earlier batch failed in the %s phase (more than %s%%)" % (
+        len(failed), len(outcomes), phase, max_fail_percentage)
 
 
 def plan_line(entry):

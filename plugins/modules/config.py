@@ -19,7 +19,7 @@ description:
     non-AEAD ciphers leave C(data-ciphers), C(topology subnet)); V(breaking), some peers cannot
     connect until they change too (C(fragment), C(data-ciphers-fallback), a p2p C(cipher)).
     Breaking edits are applied only with O(allow_breaking); otherwise they are listed in
-    RV(skipped) and the config keeps them.
+    RV(not_edited) and the config keeps them.
   - With O(dco=disabled) it adds C(disable-dco) instead, to run the instance in userspace on purpose.
   - Restarting OpenVPN is the caller's job; the module only writes the file.
 author: ovpnfleet.dco contributors (@ovpnfleet)
@@ -62,7 +62,7 @@ options:
     default: true
 notes:
   - A config OpenVPN would refuse, an unreadable file or an include loop fails the module and
-    nothing is written. Blockers in an included file are reported in RV(skipped), not edited.
+    nothing is written. Blockers in an included file are reported in RV(not_edited), not edited.
   - Servers first, clients second - a client's compression can only go once its server runs
     C(compress migrate) or no compression; the C(enable_dco) playbook orders hosts that way.
 seealso:
@@ -77,7 +77,7 @@ EXAMPLES = r"""
 
 - name: Say what clients will notice and what was left
   ansible.builtin.debug:
-    msg: "{{ dco_config_edit.edits | map(attribute='impact') | list }} / left: {{ dco_config_edit.skipped | map(attribute='why') | list }}"
+    msg: "{{ dco_config_edit.edits | map(attribute='impact') | list }} / left: {{ dco_config_edit.not_edited | map(attribute='why') | list }}"
 
 - name: Run one instance in userspace on purpose
   ovpnfleet.dco.config:
@@ -132,8 +132,11 @@ edits:
       type: str
       returned: always
       sample: clients that still compress keep connecting
-skipped:
-  description: Blockers left in the config, each with the reason it was not edited.
+not_edited:
+  description:
+    - Blockers left in the config, each with the reason it was not edited.
+    - Named so because Ansible reserves C(skipped) - a task returning it shows as skipped and its
+      handlers never run, although the file was written.
   returned: always
   type: list
   elements: dict
@@ -203,7 +206,7 @@ def fix_config(module, probe):
         "dco_compatible": verdict["dco_compatible"],
         "dco_compatible_before": result["before"]["dco_compatible"],
         "edits": [edit.as_dict() for edit in result["edits"]],
-        "skipped": [{key: item[key] for key in ("option", "file", "line", "why")} for item in result["skipped"]],
+        "not_edited": [{key: item[key] for key in ("option", "file", "line", "why")} for item in result["not_edited"]],
         "blockers": verdict["blockers"],
         "openvpn_version": verdict["openvpn_version"],
     }

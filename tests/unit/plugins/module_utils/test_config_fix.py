@@ -67,7 +67,7 @@ FRAGMENT = "client\ndev tun\nremote 192.0.2.1 1194\nfragment 1300\nca ca.crt\nce
 def test_breaking_edit_is_reported_not_applied():
     result = plan(FRAGMENT, PATH, "2.6.14", "/")
     assert result["text"] == FRAGMENT and result["edits"] == []
-    assert [(item["option"], item["why"].split(":")[0]) for item in result["skipped"]] == [("fragment", "breaking")]
+    assert [(item["option"], item["why"].split(":")[0]) for item in result["not_edited"]] == [("fragment", "breaking")]
     assert result["verdict"]["dco_compatible"] is False
 
 
@@ -81,7 +81,7 @@ def test_tap_is_never_edited():
     text = "server 10.8.0.0 255.255.255.0\ntopology subnet\ndev tap\nca ca.crt\ncert s.crt\nkey s.key\ndh none\n"
     result = plan(text, PATH, "2.6.14", "/")
     assert result["text"] == text
-    assert result["skipped"][0]["option"] == "dev" and "tap" in result["skipped"][0]["why"]
+    assert result["not_edited"][0]["option"] == "dev" and "tap" in result["not_edited"][0]["why"]
 
 
 def test_blocker_in_an_included_file_is_left_with_where(tmp_path):
@@ -90,7 +90,7 @@ def test_blocker_in_an_included_file_is_left_with_where(tmp_path):
     path = str(tmp_path / "c.conf")
     result = plan(text, path, "2.6.14", str(tmp_path))
     assert result["text"] == text
-    assert result["skipped"][0]["why"].startswith("in an included file (%s)" % (tmp_path / "legacy.inc"))
+    assert result["not_edited"][0]["why"].startswith("in an included file (%s)" % (tmp_path / "legacy.inc"))
 
 
 def test_disable_dco_adds_the_option_once():

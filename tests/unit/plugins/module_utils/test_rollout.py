@@ -77,7 +77,7 @@ def test_recorded_hosts_container_left_alone_dco_vm_nothing_to_switch():
 def test_switch_order_leaves_out_configs_that_stay_in_userspace():
     office, branch = inst("office", "server"), inst("branch", "server")
     checks = [{"item": office, "dco_compatible": True, "edits": [{"after": "compress migrate", "impact": "compatible"}]},
-              {"item": branch, "dco_compatible": False, "skipped": [{"option": "fragment", "reason": "peers need the same fragment size"}]}]
+              {"item": branch, "dco_compatible": False, "not_edited": [{"option": "fragment", "reason": "peers need the same fragment size"}]}]
     assert rollout.switch_order([office, branch], checks) == ["openvpn-server@office.service"]
     assert rollout.stays_in_userspace(checks[1]) == "peers need the same fragment size"
     assert rollout.stays_in_userspace({"failed": True, "msg": "include loop"}) == "include loop"
@@ -175,3 +175,60 @@ def test_rolled_back_instances_carry_the_reason():
     assert marked["instances"][0]["problems"] == ["rolled back to userspace by enable_dco: modprobe failed"]
     assert marked["instances"][1]["problems"] == []
     assert tunnels["instances"][0]["problems"] == [], "the input is not changed"
+
+
+def served(name, addresses, dco=False):
+    return dict(inst(name, "server", dco=dco), addresses=addresses)
+
+
+def check(name, *impacts):
+    return {"item": {"name": name}, "edits": [{"impact": impact} for impact in impacts]}
+
+
+@pytest.mark.parametrize("fleet, held_why", [
+    # the server switched in this run: the client follows
+    ({"srv": {"before": host(served("ring", ["10.8.11.1/24"])), "switched": ["openvpn-server@ring.service"]}}, None),
+    # the server was in DCO already
+    ({"srv": {"before": host(served("ring", ["10.8.11.1/24"], dco=True))}}, None),
+    # the server's host failed its build: the client keeps a config that server accepts
+    ({"srv": {"before": host(served("ring", ["10.8.11.1/24"])),
+              "outcome": {"phase": "build", "result": "failed", "reason": "compile error"}}},
+     "its server openvpn-server@ring.service did not switch: srv failed in the build phase: compile error"),
+    # the server was left alone (its config stays in userspace)
+    ({"srv": {"before": host(served("ring", ["10.8.11.1/24"]))}},
+     "its server openvpn-server@ring.service did not switch: ring stays in userspace on srv"),
+    # no server of the run has that tunnel address
+    ({"srv": {"before": host(served("other", ["10.9.0.1/24"])), "switched": ["openvpn-server@other.service"]}},
+     "its server (tunnel address 10.8.11.1) is not in this run"),
+])
+def test_clients_of_servers_that_did_not_switch_are_held_back(fleet, held_why):
+    client = inst("ring", "client", target="10.8.11.1")
+    held = rollout.held_back_clients(host(client), [check("ring", "compatible", "none")], [client["unit"]],
+                                     rollout.server_table(fleet))
+    if held_why is None:
+        assert held == []
+    else:
+        assert held == [{"unit": client["unit"], "name": "ring",
+                         "why": "held back, keeps a config its server accepts: " + held_why}]
+
+
+def test_client_whose_edits_no_peer_notices_switches_even_without_its_server():
+    client = inst("ring", "client", target="10.8.11.1")
+    assert rollout.held_back_clients(host(client), [check("ring", "none")], [client["unit"]], []) == []
+    # and one that is not switching in this run is never listed
+    assert rollout.held_back_clients(host(client), [check("ring", "breaking")], [], []) == []
+
+
+@pytest.mark.parametrize("outcomes, limit, halted", [
+    ([{"phase": "servers", "result": "failed"}], 20, True),        # the canary failed
+    ([{}, {}, {}, {}, {"phase": "servers", "result": "failed"}], 20, False),   # 20 % is not above 20
+    ([{}, {}, {"phase": "servers", "result": "failed"}], 20, True),
+    ([{}, {"phase": "build", "result": "failed"}], 0, False),      # another phase's failure
+    ([{"phase": "servers", "result": "held_back"}], 0, False),
+    ([], 0, False),
+])
+def test_batch_halt_follows_max_fail_percentage(outcomes, limit, halted):
+    reason = rollout.batch_halt_reason(outcomes, "servers", limit)
+    assert bool(reason) is halted
+    if halted:
+        assert "in the servers phase (more than %s%%)" % limit in reason
