@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every OpenVPN instance of a host and how its tunnel is doing.
 
-``gather(host, options)`` finds the instances (systemd units ``openvpn-server@``,
-``openvpn-client@``, ``openvpn@`` and openvpn processes started any other way), and for each
+``survey(host, options)`` finds the host's own instances (systemd units ``openvpn-server@``,
+``openvpn-client@``, ``openvpn@`` and openvpn processes started any other way, not those of
+its containers, which it only counts), and for each
 reads what OpenVPN itself logged since it started (the interface it opened and whether that
 was a DCO device, why DCO is off), the kernel's view (link kind over rtnetlink, peers over
 generic netlink), the management interface, the certificates, and a ping through the tunnel.
@@ -42,6 +43,11 @@ PUSHED_ROUTE = re.compile(r"PUSH_REPLY.*?,route (\d+\.\d+\.\d+\.\d+)[,']")
 LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: us=\d+)? ")
 STARTED = re.compile(r"^(?:\S+ \S+ )?OpenVPN \d+\.\d+\.\d+ ")
 INSTANCE_NAME = re.compile(r"^(openvpn(?:-server|-client)?)@(.+)\.service$")
+# OpenVPN says which device it opened right after it starts; a log's newest start is near its
+# end unless the instance has run and logged for long, and then a fixed cap still bounds the read.
+LOG_TAIL_BYTES = 4 * 1024 * 1024
+LOG_TAIL_LINES = 50000
+NAMESPACE_LINK = re.compile(r"^\w+:\[(\d+)\]$")
 
 
 class TunnelInfoError(DcoError):
@@ -69,15 +75,42 @@ def list_units(probe):
 
 
 def list_processes(probe):
-    """pid -> argv of every running openvpn."""
-    processes = {}
-    for entry in probe.listdir("/proc") or []:
-        if not entry.isdigit() or (probe.read("/proc/%s/comm" % entry) or "").strip() != "openvpn":
-            continue
-        raw = probe.read_bytes("/proc/%s/cmdline" % entry)
-        if raw:
-            processes[int(entry)] = [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
-    return processes
+    """Pids of every running openvpn this host's /proc shows, its containers' included."""
+    return [int(entry) for entry in probe.listdir("/proc") or []
+            if entry.isdigit() and (probe.read("/proc/%s/comm" % entry) or "").strip() == "openvpn"]
+
+
+def process_argv(probe, pid):
+    raw = probe.read_bytes("/proc/%d/cmdline" % pid)
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part] if raw else None
+
+
+def _namespace(probe, pid, kind):
+    found = NAMESPACE_LINK.match(probe.read_link("/proc/%s/ns/%s" % (pid, kind)) or "")
+    return int(found.group(1)) if found else None
+
+
+def where(probe, pid):
+    """The PID and mount namespaces and the root directory of a process (``self``: this module)."""
+    return {"pid_namespace": _namespace(probe, pid, "pid"), "mount_namespace": _namespace(probe, pid, "mnt"),
+            "root": probe.file_id("/proc/%s/root" % pid)}
+
+
+def foreign_reason(ours, theirs):
+    """Why a process belongs to a container rather than to this host, or None when it is ours.
+
+    Ours share our PID namespace and our root directory. The mount namespace alone decides
+    nothing: ``ip netns exec`` and systemd's sandboxing (ProtectSystem=, PrivateTmp=) give the
+    host's own instances a mount namespace of their own over the same root, while a container
+    has its own root (and, unless run with --pid=host, its own PID namespace). We compare with
+    this module's process, not with PID 1: its root is the one every path it reads resolves in,
+    and inside a container PID 1 is the container's init anyway. What cannot be read (no root)
+    leaves the process ours, as before.
+    """
+    for key, why in (("pid_namespace", "another PID namespace"), ("root", "another root directory")):
+        if ours[key] is not None and theirs[key] is not None and ours[key] != theirs[key]:
+            return why
+    return None
 
 
 def argv_option(argv, name):
@@ -90,19 +123,34 @@ def argv_option(argv, name):
 
 
 def discover(probe):
-    """Instances: dicts name, unit, state, pid, config, cwd, role (server/client/None), log."""
-    processes = list_processes(probe)
+    """(instances, foreign): the host's own instances - dicts name, unit, state, pid, config,
+    cwd, role (server/client/None), log, status - and the openvpn processes of its containers,
+    named by pid and namespace only: their files are not ours to read or report."""
+    pids = set(list_processes(probe))
     instances = []
     for unit, state, pid in list_units(probe):
         prefix, name = INSTANCE_NAME.match(unit).groups()
         directory, role = UNIT_KINDS[prefix]
-        argv = processes.pop(pid, None) if pid else None
+        # systemd of this host started it: ours whatever sandbox its unit asks for.
+        argv = process_argv(probe, pid) if pid in pids else None
+        pids.discard(pid)
         cwd = (argv_option(argv, "cd") if argv else None) or directory
         config = (argv_option(argv, "config") if argv else None) or name + ".conf"
         instances.append({"name": name, "unit": unit, "state": state, "pid": pid or None,
                           "config": os.path.join(cwd, config), "cwd": cwd, "role": role, "log": None,
                           "status": argv_option(argv, "status") if argv else None})
-    for pid, argv in sorted(processes.items()):
+    ours = where(probe, "self") if pids else None
+    foreign = []
+    for pid in sorted(pids):
+        theirs = where(probe, pid)
+        why = foreign_reason(ours, theirs)
+        if why:
+            foreign.append({"pid": pid, "pid_namespace": theirs["pid_namespace"],
+                            "mount_namespace": theirs["mount_namespace"], "reason": why})
+            continue
+        argv = process_argv(probe, pid)
+        if argv is None:
+            continue
         cwd = argv_option(argv, "cd") or probe.read_link("/proc/%d/cwd" % pid) or "/"
         config = argv_option(argv, "config")
         config_path = os.path.join(cwd, config) if config else None
@@ -110,7 +158,7 @@ def discover(probe):
         instances.append({"name": name, "unit": None, "state": "active", "pid": pid, "config": config_path,
                           "cwd": cwd, "role": None, "log": argv_option(argv, "log") or argv_option(argv, "log-append"),
                           "status": argv_option(argv, "status")})
-    return instances
+    return instances, foreign
 
 
 def since_start(lines):
@@ -119,14 +167,32 @@ def since_start(lines):
     return lines[starts[-1]:] if starts else lines
 
 
-def read_log(probe, instance):
+def read_log(probe, instance, config_log=None):
+    """(lines since OpenVPN started, why they could not be read or None, where they came from).
+
+    The unit's journal, else the ``--log``/``--log-append`` file of its command line or its
+    config. Files are read from their end, at most ``LOG_TAIL_BYTES``, and only regular files.
+    """
     if instance["unit"] and instance["pid"]:
-        result = probe.run(["journalctl", "_PID=%d" % instance["pid"], "--output=cat", "--no-pager"])
-        return result.stdout.splitlines() if result.rc == 0 else []
-    if instance["log"]:
-        path = instance["log"] if os.path.isabs(instance["log"]) else os.path.join(instance["cwd"], instance["log"])
-        return since_start((probe.read(path) or "").splitlines())
-    return []
+        source = "journalctl _PID=%d" % instance["pid"]
+        result = probe.run(["journalctl", "_PID=%d" % instance["pid"], "--output=cat", "--no-pager",
+                            "--lines=%d" % LOG_TAIL_LINES])
+        if result.rc != 0:
+            return [], "%s failed (rc %d): %s" % (source, result.rc, _first_line(result.stderr)), source
+        # One PID's journal holds one start of OpenVPN.
+        return result.stdout.splitlines(), None, source
+    log = instance["log"] or config_log
+    if not log:
+        return [], "it logs nowhere tunnel_info reads (no systemd unit, no --log or --log-append)", None
+    path = log if os.path.isabs(log) else os.path.join(instance["cwd"], log)
+    text, why = probe.read_tail(path, LOG_TAIL_BYTES)
+    if why:
+        return [], "cannot read its log %s: %s" % (path, why), path
+    return since_start(text.splitlines()), None, path
+
+
+def _first_line(text):
+    return ((text or "").strip().splitlines() or ["no message"])[0][:200]
 
 
 def what_the_log_says(lines):
@@ -171,6 +237,7 @@ def config_facts(instance, version, reader):
         "management_socket": (_path(instance, management.args[0])
                               if management is not None and management.args[1:2] == ["unix"] else None),
         "files": {},
+        "log": next((last[name].args[0] for name in ("log", "log-append") if name in last and last[name].args), None),
         "dco_compatible": verdict["dco_compatible"],
         "blockers": [{key: blocker[key] for key in ("option", "line", "reason", "fix")} for blocker in verdict["blockers"]],
     }
@@ -232,11 +299,12 @@ def inspect(host, instance, options):
     if facts is None:
         problems.append("cannot read the config %s: %s" % (instance["config"], config_error))
         facts = {"mode": instance["role"], "dev": None, "management_socket": None, "files": {},
-                 "dco_compatible": None, "blockers": []}
+                 "dco_compatible": None, "blockers": [], "log": None}
     result["mode"] = facts["mode"]
     result["config_dco_compatible"] = facts["dco_compatible"]
     result["config_blockers"] = facts["blockers"]
-    said = what_the_log_says(read_log(host.probe, instance)) if instance["pid"] else what_the_log_says([])
+    lines, log_error, log_source = read_log(host.probe, instance, facts["log"]) if instance["pid"] else ([], None, None)
+    said = dict(what_the_log_says(lines), log_error=log_error, log_source=log_source)
     # A name like "tun" lets the kernel pick tunN; only what OpenVPN logged tells which.
     fixed_name = facts["dev"] if facts["dev"] not in (None, "tun", "tap", "null") else None
     result["interface"] = said["device"] or fixed_name
@@ -274,7 +342,12 @@ def inspect(host, instance, options):
 def _kernel_side(host, result, said, facts, problems, options):
     link = host.link(result["interface"]) if result["interface"] else None
     if link is None:
-        problems.append("no tunnel interface found (OpenVPN logged no opened device): read its log")
+        if said["log_error"]:
+            problems.append("no tunnel interface found: %s; give it a fixed 'dev' name or a log tunnel_info can read"
+                            % said["log_error"])
+        else:
+            problems.append("no tunnel interface found (OpenVPN logged no opened device since it started): read %s"
+                            % said["log_source"])
         return
     if link.get("error"):
         # The kernel could not be asked (pyroute2 missing): OpenVPN's own log still says
@@ -305,6 +378,11 @@ def _kernel_side(host, result, said, facts, problems, options):
             problems.append("DCO is off (%s); fix the config with ovpnfleet.dco.config and get the module with the kmod role" % reason)
 
 
+def survey(host, options):
+    """``instances``: the host's own, inspected; ``foreign_instances``: its containers' openvpn."""
+    instances, foreign = discover(host.probe)
+    return {"instances": [inspect(host, instance, options) for instance in instances], "foreign_instances": foreign}
+
+
 def gather(host, options):
-    instances = discover(host.probe)
-    return [inspect(host, instance, options) for instance in instances]
+    return survey(host, options)["instances"]

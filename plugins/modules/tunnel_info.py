@@ -23,6 +23,12 @@ description:
     state of a client), days left on the certificate, CA and CRL, and for clients a ping to the
     server's tunnel address.
   - RV(instances[].healthy) and RV(instances[].problems), each problem saying what to do.
+  - Only the host's own instances - those sharing the module's PID namespace and root directory,
+    which includes instances started under C(ip netns exec) or in a sandboxed systemd unit -
+    are inspected. OpenVPN running in containers on the host is counted in
+    RV(foreign_instances) with its pid and namespaces only; none of its files are read.
+  - Log files are read from their end (at most 4 MiB, regular files only) and a unit's journal
+    to its last 50000 lines; a problem says whether a log could not be read or said nothing.
 author: ovpnfleet.dco contributors (@ovpnfleet)
 extends_documentation_fragment:
   - ovpnfleet.dco.attributes
@@ -47,7 +53,8 @@ requirements:
   - pyroute2 on the host (Debian 12's python3-pyroute2 0.7 or PyPI's 0.9) for link kinds and
     kernel peers; without it every instance reports that as its problem.
   - cryptography on the host for certificate days (Debian's python3-cryptography 38 or newer).
-  - Root (C(become)) to read the kernel's peers, journals and management sockets.
+  - Root (C(become)) to read the kernel's peers, journals and management sockets, and to tell
+    containers' processes from the host's (without it they count as the host's).
 seealso:
   - module: ovpnfleet.dco.config_info
   - module: ovpnfleet.dco.host_info
@@ -92,8 +99,17 @@ openvpn_version:
   returned: always
   type: str
   sample: 2.6.14
+foreign_instances:
+  description:
+    - OpenVPN processes this host's C(/proc) shows that belong to containers (another PID
+      namespace or another root directory than the module's), not to the host. Nothing of
+      them is read beyond their namespaces; C(pid) is as the host sees it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{pid: 48213, pid_namespace: 4026532689, mount_namespace: 4026532687, reason: another PID namespace}]
 instances:
-  description: One entry per OpenVPN instance.
+  description: One entry per OpenVPN instance of the host itself.
   returned: always
   type: list
   elements: dict
@@ -205,7 +221,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import g
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import recommend
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnel_host import TunnelHost
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnels import gather
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnels import survey
 
 ARGUMENT_SPEC = dict(
     min_cert_days=dict(type="int", default=30),
@@ -219,10 +235,11 @@ def tunnel_info(params, host):
     facts = gather_host_facts(host.probe, packages_if_unloadable=False)
     recommendation = recommend(facts)
     version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
-    instances = gather(host, dict(params, openvpn_version=version))
+    found = survey(host, dict(params, openvpn_version=version))
     readiness = {key: recommendation[key] for key in ("status", "flavour", "method", "reasons")}
-    return {"changed": False, "openvpn_version": version, "instances": instances, "readiness": readiness,
-            "healthy": all(instance["healthy"] for instance in instances)}
+    return {"changed": False, "openvpn_version": version, "instances": found["instances"],
+            "foreign_instances": found["foreign_instances"], "readiness": readiness,
+            "healthy": all(instance["healthy"] for instance in found["instances"])}
 
 
 def main():

@@ -43,7 +43,8 @@ class LocalProbe(FileProbe):
 class RecordingProbe:
     def __init__(self, inner):
         self._inner = inner
-        self.record = {"run": {}, "read": {}, "read_bytes": {}, "exists": {}, "listdir": {}, "read_link": {}}
+        self.record = {"run": {}, "read": {}, "read_bytes": {}, "exists": {}, "listdir": {}, "read_link": {},
+                       "read_tail": {}, "file_id": {}}
 
     def run(self, argv):
         result = self._inner.run(argv)
@@ -69,6 +70,14 @@ class RecordingProbe:
 
     def read_link(self, path):
         self.record["read_link"][path] = value = self._inner.read_link(path)
+        return value
+
+    def read_tail(self, path, limit):
+        self.record["read_tail"]["%s %d" % (path, limit)] = value = list(self._inner.read_tail(path, limit))
+        return value
+
+    def file_id(self, path):
+        self.record["file_id"][path] = value = self._inner.file_id(path)
         return value
 
 
@@ -100,6 +109,12 @@ class ReplayProbe:
 
     def read_link(self, path):
         return self._answer("read_link", path)
+
+    def read_tail(self, path, limit):
+        return self._answer("read_tail", "%s %d" % (path, limit))
+
+    def file_id(self, path):
+        return self._answer("file_id", path)
 
 
 def load_fixture(path):

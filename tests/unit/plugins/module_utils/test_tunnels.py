@@ -20,8 +20,30 @@ from ansible_collections.ovpnfleet.dco.tests.unit.tunnel_hosts import ReplayTunn
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "tunnels")
 
 
+def asked_as_today(fixture):
+    """A fixture recorded before tunnel_info asked for namespaces, log tails and a bounded
+    journal, with those questions answered from the recording itself: every openvpn it lists
+    ran beside the recorder (the ring's units under the host's systemd, the container's daemon
+    in the container the recorder ran in), so each shares the recorder's namespaces and root;
+    each log file is far below the tail cap, so its tail is its whole text."""
+    fixture = copy.deepcopy(fixture)
+    probe = fixture["probe"]
+    probe.setdefault("read_tail", {})
+    for path in [path for path in probe["read"] if path.endswith(".log") and "/status-" not in path]:
+        probe["read_tail"]["%s %d" % (path, tunnels.LOG_TAIL_BYTES)] = [probe["read"].pop(path), None]
+    for command in [command for command in probe["run"] if command.startswith("journalctl ")]:
+        probe["run"][command + " --lines=%d" % tunnels.LOG_TAIL_LINES] = probe["run"].pop(command)
+    pids = [entry.split("/")[2] for entry in probe["read_bytes"] if entry.endswith("/cmdline")]
+    probe.setdefault("file_id", {})
+    for pid in ["self"] + pids:
+        probe["read_link"]["/proc/%s/ns/pid" % pid] = "pid:[4026531836]"
+        probe["read_link"]["/proc/%s/ns/mnt" % pid] = "mnt:[4026531841]"
+        probe["file_id"]["/proc/%s/root" % pid] = "2049:2"
+    return fixture
+
+
 def replay(name, **options):
-    fixture = load_fixture(os.path.join(FIXTURES, name + ".json"))
+    fixture = asked_as_today(load_fixture(os.path.join(FIXTURES, name + ".json")))
     host = ReplayTunnelHost(fixture)
     return tunnels.gather(host, dict(fixture["options"], **options)), fixture
 
@@ -83,7 +105,7 @@ def test_certificates_close_to_expiry_are_problems():
 
 
 def test_a_stopped_client_is_unhealthy():
-    fixture = load_fixture(os.path.join(FIXTURES, "debian13-bpo-dco.json"))
+    fixture = asked_as_today(load_fixture(os.path.join(FIXTURES, "debian13-bpo-dco.json")))
     stopped = copy.deepcopy(fixture)
     show = "systemctl show --property=ActiveState,MainPID -- openvpn-client@lab.service"
     pid = [line.split("=")[1] for line in stopped["probe"]["run"][show][1].splitlines() if line.startswith("MainPID=")][0]
@@ -97,7 +119,7 @@ def test_a_stopped_client_is_unhealthy():
 
 @pytest.mark.parametrize("name,dco", [("debian12-dco", True), ("container-userspace", False)])
 def test_without_pyroute2_the_log_says_whether_dco_is_on(name, dco):
-    fixture = load_fixture(os.path.join(FIXTURES, name + ".json"))
+    fixture = asked_as_today(load_fixture(os.path.join(FIXTURES, name + ".json")))
     missing = copy.deepcopy(fixture)
     # What TunnelHost.link answers on a host without python3-pyroute2.
     for key in missing["host"]["link"]:
