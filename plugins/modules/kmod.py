@@ -65,12 +65,22 @@ options:
     description:
       - Source archive on the host (a path) or a URL, for O(method=dkms) and O(method=source).
       - Its sha256 is checked against O(src_sha256) before anything is unpacked.
+      - A tarball is refused before anything is written when any member could land outside the
+        build directory (an absolute name, C(..), a symlink pointing out or a member written
+        through a symlink, a hard link to anything but an earlier file of the archive) or is a
+        device or FIFO. Members are unpacked owned by root, without set-id bits.
     type: str
   src_sha256:
     description: The sha256 the source archive must have. Required with O(src).
     type: str
   src_version:
-    description: Version of the source, used as the DKMS version and in the install record.
+    description:
+      - Version of the source, used as the DKMS version (the tree goes to
+        C(/usr/src/NAME-VERSION)) and in the install record.
+      - Only letters, digits and C(. _ + ~ -), starting with a letter or digit; anything else
+        fails before the host is read or changed.
+      - With O(method=dkms), an existing C(/usr/src/NAME-VERSION) this module did not put there
+        (a package's tree) is left alone and the module fails.
     type: str
   src_format:
     description:
@@ -83,9 +93,12 @@ options:
     description:
       - The source tree inside the archive (for example C(usr/src/ovpn-dco-0.0+git20231103) in
         the Debian package). Default is the archive's only top-level directory.
+      - A relative path whose every name follows the rule of O(src_version).
     type: str
   artifact:
-    description: Path on the host of a prebuilt C(.ko), for O(method=artifact).
+    description:
+      - Path on the host of a prebuilt C(.ko), for O(method=artifact). It is installed under its
+        own file name, which must end in C(.ko) and follow the rule of O(src_version).
     type: path
   artifact_sha256:
     description: The sha256 O(artifact) must have.
@@ -97,6 +110,7 @@ options:
     description:
       - Kernel releases to install for. Default is the running kernel plus an installed newer
         kernel waiting for a reboot.
+      - Each follows the rule of O(src_version), as do the releases read from the host.
     type: list
     elements: str
   load:

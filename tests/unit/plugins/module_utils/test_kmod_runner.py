@@ -158,3 +158,59 @@ def test_removed_module_file_stays_removed_when_the_plan_succeeds(tmp_path, monk
     run.execute([{"action": "remove_ko", "path": str(installed), "kernel": "6.1.0-56-amd64"}], record)
     assert not installed.exists()
     assert record == {"kernels": {}}
+
+
+# File errors become the collection's errors, naming what was being done -------------------------
+def test_missing_source_file_is_named_not_a_traceback(tmp_path):
+    missing = str(tmp_path / "gone.tar.gz")
+    with pytest.raises(KmodError, match=r"^read %s: No such file or directory \(%s\)$" % (missing, missing)):
+        runner(missing, "0" * 64).source_tree()
+
+
+def test_src_subdir_missing_from_the_archive_says_so(tmp_path):
+    src, sha = tarball(tmp_path, {"ovpn-dco-1/Makefile": b"all:\n"})
+    with pytest.raises(KmodError, match=r"^find the source tree in .*: it has no directory usr/src/ovpn-dco-1; "
+                                        r"set src_subdir"):
+        runner(src, sha, subdir="usr/src/ovpn-dco-1").source_tree()
+
+
+@pytest.mark.parametrize("error, cause", [
+    (FileNotFoundError(2, "No such file or directory", "/var/tmp/build"),
+     "No such file or directory (/var/tmp/build)"),
+    (OSError(5, "Input/output error"), "Input/output error"),
+    (OSError(), "OSError"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "can't decode byte 0xff"),
+])
+def test_a_step_failing_on_a_file_names_the_step(monkeypatch, error, cause):
+    run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {})
+
+    def fails(step):
+        raise error
+
+    monkeypatch.setattr(run, "do_make_install", fails)
+    step = {"action": "make_install", "kernel": "6.1.0-56-amd64",
+            "describe": "compile ovpn-dco-v2 1.0 for 6.1.0-56-amd64"}
+    with pytest.raises(KmodError) as raised:
+        run.execute([step], {})
+    assert str(raised.value).startswith("compile ovpn-dco-v2 1.0 for 6.1.0-56-amd64: ")
+    assert cause in str(raised.value)
+    assert "None" not in str(raised.value) and "[Errno" not in str(raised.value)
+
+
+def test_copying_a_vanished_source_tree_is_an_error_naming_the_step(tmp_path):
+    run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {"src_sha256": "0" * 64})
+    run.source_tree = lambda: str(tmp_path / "vanished")
+    step = {"action": "make_install", "kernel": "6.1.0-56-amd64", "ko_in_tree": "x.ko",
+            "describe": "compile ovpn-dco-v2 1.0 for 6.1.0-56-amd64"}
+    with pytest.raises(KmodError, match=r"^compile ovpn-dco-v2 1.0 for 6.1.0-56-amd64: No such file"):
+        run.execute([step], {})
+
+
+def test_file_that_is_no_module_is_refused_without_none_in_the_message(tmp_path):
+    ko = tmp_path / "x.ko"
+    ko.write_bytes(b"not an ELF file")
+    run = _kmod_runner.KmodRunner(RecordingModule(), OVPN_DCO_V2, {"artifact": str(ko), "artifact_sha256": None})
+    with pytest.raises(KmodError, match=r"^install .*x\.ko for kernel 6.1.0-56-amd64: modinfo found no "
+                                        r"vermagic in it") as error:
+        run.do_artifact_install({"kernel": "6.1.0-56-amd64"})
+    assert "None" not in str(error.value)

@@ -9,6 +9,7 @@ import hashlib
 import os
 
 import pytest
+import yaml
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod, _kmod_service
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
@@ -77,3 +78,44 @@ def test_present_artifact_is_hashed(tmp_path):
     request = _artifact_request(str(path))
     _kmod_service._complete_request(request, OVPN_DCO_V2, "artifact", {}, check_mode=True)
     assert request["artifact_sha256"] == hashlib.sha256(b"module bytes").hexdigest()
+
+
+@pytest.mark.parametrize("args, param", [
+    ({"src_version": "0.0+git20231103/../../../home"}, "src_version"),
+    ({"src_version": "-v"}, "src_version"),
+    ({"src_version": "1.0", "kernels": ["6.1.0-56-amd64", "../../../etc"]}, "kernels"),
+    ({"src_version": "1.0", "src_subdir": "../../etc"}, "src_subdir"),
+])
+def test_value_that_would_become_a_path_elsewhere_fails_before_anything_is_read(run_module, monkeypatch,
+                                                                                 args, param):
+    base = {"flavour": "ovpn-dco-v2", "method": "dkms", "src": "/var/tmp/x.deb", "src_sha256": SHA}
+    failed, result = replay(run_module, monkeypatch, "debian12-fresh", dict(base, **args))
+    assert failed
+    assert result["msg"].startswith("check %s: " % param)
+    assert "use only letters, digits and . _ + ~ -" in result["msg"]
+
+
+def test_unreadable_artifact_is_an_error_not_a_traceback(tmp_path):
+    # A directory passes os.path.exists, and reading it fails.
+    with pytest.raises(_kmod_service.KmodError, match=r"^read %s: Is a directory" % tmp_path):
+        _kmod_service._complete_request(_artifact_request(str(tmp_path)), OVPN_DCO_V2, "artifact", {})
+
+
+RETURNED = set(yaml.safe_load(kmod.RETURN)) | {"changed", "diff"}
+
+
+@pytest.mark.parametrize("fixture", ["debian12-fresh", "debian13-bpo-fresh"])
+@pytest.mark.parametrize("args", [
+    {}, {"state": "absent"}, {"flavour": "ovpn-dco-v2", "method": "package"},
+    {"flavour": "ovpn-dco-v2", "method": "artifact", "artifact": "/var/lib/ovpnfleet-dco/none.ko"},
+])
+def test_results_hold_only_documented_keys(run_module, monkeypatch, fixture, args):
+    # Ansible reads skipped, failed, msg, warnings, results... itself: none may slip in.
+    failed, result = replay(run_module, monkeypatch, fixture, dict(args, _ansible_diff=True))
+    if failed:
+        assert set(result) <= {"msg", "cmd", "rc", "stdout", "stderr"}
+        assert isinstance(result["msg"], str) and "None" not in result["msg"]
+    else:
+        assert set(result) <= RETURNED
+        assert isinstance(result["changed"], bool)
+        assert set(result["diff"]) == {"before", "after"}
