@@ -18,10 +18,19 @@ description:
     (common name, subject alternative names, usage) or were not issued by the CA; certificates
     not named are left as they are. Names in O(revoked) are revoked - their certificate goes to
     the CRL and C(revoked/), their private key and tls-crypt-v2 key are deleted.
+  - A certificate never outlives its CA, and is not reissued for expiry when a new one would
+    end on the same day, so a CA near its end does not make every run reissue every
+    certificate. The CA itself is renewed only when O(ca.renew) says so; otherwise a CA within
+    O(renew_before_days) is reported as a warning, and an expired one fails the run.
+  - Every option and every file already in the directory is read and checked before anything
+    is written - names, subject alternative names, lifetimes, the CA (its key matches, it is a
+    CA, it has not expired), the index, the CRL and the keys - so a failed run leaves the
+    directory as it was.
   - Meant for the controller, with C(delegate_to) V(localhost) and C(run_once); one call per
     play keeps two hosts from writing the directory at once.
   - Private keys are written 0600 in 0700 directories and never returned; the module returns
-    paths, serial numbers and expiry dates only.
+    paths, serial numbers and expiry dates only. A key or private directory that group or
+    others can reach is set back to 0600 or 0700 and listed in RV(modes_fixed).
 author: ovpnfleet.dco contributors (@ovpnfleet)
 extends_documentation_fragment:
   - ovpnfleet.dco.attributes
@@ -29,7 +38,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reports what would be issued, renewed or revoked and writes nothing.
+      - Check mode reports what would be issued, renewed, revoked or have its mode fixed, and writes nothing.
   diff_mode:
     support: none
     details:
@@ -49,13 +58,26 @@ options:
     default: {}
     suboptions:
       common_name:
-        description: Common name of a CA the module creates.
+        description:
+          - Common name of a CA the module creates; letters, digits, spaces, C(.), C(_), C(-), C(@)
+            and C(:), 64 characters at most.
         type: str
         default: ovpnfleet.dco CA
       valid_days:
-        description: Lifetime of a CA the module creates.
+        description: Lifetime of a CA the module creates or renews; more than O(renew_before_days).
         type: int
         default: 3650
+      renew:
+        description:
+          - Renew the CA the module made when it expires within O(renew_before_days) (or has
+            expired) - a new certificate with the same subject and key and a lifetime of
+            O(ca.valid_days). Certificates it issued stay valid; those that end with the old CA
+            are reissued once.
+          - Off by default, because the new C(ca.crt) must then reach every server and client;
+            without it a CA near its end is a warning and an expired one fails the run.
+          - Not for a CA of your own (O(ca.cert_path)); renew that where it was made.
+        type: bool
+        default: false
       cert_path:
         description:
           - Bring your own CA - its certificate. Copied to C(PATH/ca.crt) for the roles; the
@@ -71,19 +93,26 @@ options:
     default: []
     suboptions: &leaf
       name:
-        description: File name in C(servers/) or C(clients/); letters, digits, C(.), C(_), C(-), C(@).
+        description:
+          - File name in C(servers/) or C(clients/); letters, digits, C(.), C(_), C(-), C(@), starting
+            with a letter or digit, 64 characters at most.
         type: str
         required: true
       common_name:
-        description: Subject common name; defaults to O(servers[].name). Clients check a server's with C(verify-x509-name NAME name).
+        description:
+          - Subject common name; defaults to O(servers[].name). Clients check a server's with C(verify-x509-name NAME name).
+          - Letters, digits, spaces, C(.), C(_), C(-), C(@) and C(:), 64 characters at most.
         type: str
       subject_alt_names:
-        description: DNS names or IP addresses for the subject alternative name extension.
+        description:
+          - DNS names or IP addresses for the subject alternative name extension.
+          - A DNS name follows the host name rules (labels of letters, digits and inner hyphens, no
+            trailing dot); a value with a colon or an all-digit last label must be a valid IP address.
         type: list
         elements: str
         default: []
       valid_days:
-        description: Lifetime; never beyond the CA's.
+        description: Lifetime; never beyond the CA's. More than O(renew_before_days).
         type: int
         default: 825
   clients:
@@ -93,7 +122,9 @@ options:
     default: []
     suboptions: *leaf
   revoked:
-    description: Certificates to revoke. A name may not be both here and in O(servers) or O(clients) of the same kind.
+    description:
+      - Certificates to revoke. A name may not be both here and in O(servers) or O(clients) of the same kind.
+      - A name with no certificate of that kind, and not revoked before, fails the run with the known names.
     type: list
     elements: dict
     default: []
@@ -121,17 +152,20 @@ options:
     choices: [ec, rsa]
     default: ec
   rsa_bits:
-    description: Size of new RSA keys.
+    description: Size of new RSA keys, 2048 to 16384.
     type: int
     default: 3072
   renew_before_days:
-    description: Reissue a certificate, and rebuild the CRL, when fewer days than this are left.
+    description:
+      - Reissue a certificate, and rebuild the CRL, when fewer days than this are left.
+      - Also when a CA near its end is reported, or renewed with O(ca.renew).
     type: int
     default: 30
   crl_valid_days:
     description:
-      - Lifetime of the CRL. OpenVPN refuses every client once the CRL it checks has expired,
-        so run the module (or M(ovpnfleet.dco.tunnel_info) to watch it) well within this.
+      - Lifetime of the CRL; more than O(renew_before_days). OpenVPN refuses every client once the
+        CRL it checks has expired, so run the module (or M(ovpnfleet.dco.tunnel_info) to watch it)
+        well within this.
     type: int
     default: 180
 requirements:
@@ -169,6 +203,14 @@ EXAMPLES = r"""
     path: "{{ playbook_dir }}/pki"
     revoked:
       - name: bob
+  delegate_to: localhost
+  run_once: true
+
+- name: Renew the CA when it is within renew_before_days, then hand out the new ca.crt
+  ovpnfleet.dco.pki:
+    path: "{{ playbook_dir }}/pki"
+    ca:
+      renew: true
   delegate_to: localhost
   run_once: true
 
@@ -211,10 +253,16 @@ ca:
       returned: always
       sample: 3649
     changed:
-      description: Whether the CA was created or its certificate copied in.
+      description: Whether the CA was created, renewed or its certificate copied in.
       type: bool
       returned: always
       sample: false
+    reasons:
+      description: Why it changed; empty when it was kept.
+      type: list
+      elements: str
+      returned: always
+      sample: ["renewed with the same key: expires in 12 days (renew_before_days 30)"]
 certificates:
   description: Every server and client certificate asked for.
   returned: always
@@ -324,6 +372,30 @@ crl:
       elements: str
       returned: always
       sample: [revocations changed]
+modes_fixed:
+  description:
+    - Private keys and private directories that group or others could reach, with the mode they
+      had and the one they were (or in check mode would be) given.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: /home/ops/vpn/pki/clients/alice.key, before: "0644", after: "0600"}]
+  contains:
+    path:
+      description: The file or directory.
+      type: str
+      returned: always
+      sample: /home/ops/vpn/pki/clients/alice.key
+    before:
+      description: Its mode before, octal.
+      type: str
+      returned: always
+      sample: "0644"
+    after:
+      description: Its mode after, octal.
+      type: str
+      returned: always
+      sample: "0600"
 tls_crypt:
   description: The shared tls-crypt key, when O(tls_crypt) is set.
   returned: when O(tls_crypt) is set

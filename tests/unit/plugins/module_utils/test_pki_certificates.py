@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from cryptography import x509
@@ -106,3 +107,89 @@ def test_crl_lists_revocations_and_is_rebuilt_when_they_change(ca):
 def test_unknown_key_type_is_refused():
     with pytest.raises(pki.PkiError, match="unknown key type 'dsa'"):
         pki.new_private_key("dsa")
+
+
+def test_a_certificate_that_ends_with_its_ca_is_not_reissued_in_a_loop():
+    key = pki.new_private_key("ec")
+    short_ca = (pki.build_ca(key, "Short CA", 100, NOW), key)
+    later = NOW + datetime.timedelta(days=80)
+    cert, leaf_key = issue(short_ca, now=later)
+    # 20 days left, inside the window, but a new certificate would end on the same day.
+    assert pki.days_left(cert, later) < 30
+    assert pki.reissue_reasons("server", cert, leaf_key, WANTED, short_ca[0], later, 30) == []
+    renewed = pki.renew_ca(short_ca[0], key, 3650, later)
+    assert pki.reissue_reasons("server", cert, leaf_key, WANTED, renewed, later, 30) == [
+        "expires in 20 days (renew_before_days 30)"]
+
+
+def test_a_renewed_ca_keeps_subject_and_key_and_what_it_issued():
+    key = pki.new_private_key("ec")
+    old = pki.build_ca(key, "Test CA", 100, NOW)
+    cert = issue((old, key))[0]
+    renewed = pki.renew_ca(old, key, 3650, NOW + datetime.timedelta(days=90))
+    assert renewed.subject == old.subject and pki.key_matches(renewed, key)
+    assert renewed.serial_number != old.serial_number and pki.days_left(renewed, NOW) > 3700
+    cert.verify_directly_issued_by(renewed)
+    assert pki.ca_problem(renewed, key, NOW + datetime.timedelta(days=90)) is None
+
+
+def test_what_cannot_be_a_ca_is_named(ca):
+    leaf, leaf_key = issue(ca)
+    assert pki.ca_problem(ca[0], pki.new_private_key("ec"), NOW) == "its private key does not match its certificate"
+    assert "not a CA" in pki.ca_problem(leaf, leaf_key, NOW)
+    assert "not valid before" in pki.ca_problem(ca[0], ca[1], NOW - datetime.timedelta(days=1))
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("vpn1.example.org", str), ("xn--bcher-kva.example", str), ("localhost", str), ("a-b.c", str),
+    ("192.0.2.10", "IPv4Address"), ("2001:db8::1", "IPv6Address"), ("::ffff:192.0.2.1", "IPv6Address"),
+])
+def test_good_alt_names(name, kind):
+    value = pki.check_alt_name(name)
+    assert isinstance(value, str) if kind is str else type(value).__name__ == kind
+
+
+@pytest.mark.parametrize("name", [
+    "", " vpn1", "vpn1.example.org\n", "vpn1.example.org.", "bad_host", "-a.example", "a-.example", "a..b",
+    "*.example.org", "192.0.2.300", "192.0.2.010", "1.2.3", "fe80::1%eth0", "2001:db8:::1", "b\u00fccher.example",
+    "a" * 64 + ".org", ".".join(["a" * 63] * 4) + ".org",
+])
+def test_bad_alt_names_are_refused_with_their_repr(name):
+    with pytest.raises(pki.PkiError, match="check subject alternative name %s" % re.escape(repr(name))):
+        pki.check_alt_name(name)
+
+
+@pytest.mark.parametrize("check,value,good", [
+    (pki.check_name, "alice", True), (pki.check_name, "a.b_c-d@e", True), (pki.check_name, "a" * 64, True),
+    (pki.check_name, "alice\n", False), (pki.check_name, "a" * 65, False), (pki.check_name, "../etc", False),
+    (pki.check_name, "-x", False), (pki.check_name, "al ice", False),
+    (pki.check_common_name, "Example VPN CA", True), (pki.check_common_name, "2001:db8::1", True),
+    (pki.check_common_name, "alice\n", False), (pki.check_common_name, "CA ", False),
+    (pki.check_common_name, "a\tb", False), (pki.check_common_name, "CN=x,O=y", False), (pki.check_common_name, "", False),
+])
+def test_names_and_common_names(check, value, good):
+    if good:
+        assert check(value) == value
+    else:
+        with pytest.raises(pki.PkiError, match=re.escape(repr(value))):
+            check(value)
+
+
+@pytest.mark.parametrize("value,renew,message", [
+    (0, None, "use a whole number of days from 1 to 36500"),
+    (36501, None, "use a whole number of days from 1 to 36500"),
+    (30, 30, "longer than renew_before_days"),
+])
+def test_lifetimes_out_of_range(value, renew, message):
+    with pytest.raises(pki.PkiError, match=message):
+        pki.check_days(value, "valid_days", renew)
+    assert pki.check_days(31, "valid_days", 30) == 31
+
+
+def test_parse_errors_do_not_quote_the_file():
+    body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49SECRET"
+    pem = "-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n" % body
+    for load in (pki.load_private_key, pki.load_certificate, pki.load_crl):
+        with pytest.raises(pki.PkiError) as caught:
+            load(pem, "/pki/x.pem")
+        assert "SECRET" not in str(caught.value) and "/pki/x.pem" in str(caught.value)

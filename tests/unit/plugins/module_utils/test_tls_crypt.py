@@ -79,3 +79,12 @@ def test_bad_static_keys(text, message):
 def test_server_key_of_wrong_size():
     with pytest.raises(tls_crypt.TlsCryptKeyError, match="64 bytes instead of 128"):
         tls_crypt.read_v2_server_key(tls_crypt._armour(tls_crypt.V2_SERVER_LABEL, bytes(64)))
+
+
+def test_errors_name_the_file_and_never_quote_it():
+    secret = "00112233445566778899aabbccddeeffSECRET"
+    for read, text in ((tls_crypt.read_static_key, tls_crypt.STATIC_BEGIN + "\n" + secret + "\n"),
+                       (tls_crypt.read_v2_server_key, "-----BEGIN OpenVPN tls-crypt-v2 server key-----\n" + secret)):
+        with pytest.raises(tls_crypt.TlsCryptKeyError) as caught:
+            read(text, "/pki/k.key")
+        assert "/pki/k.key" in str(caught.value) and "SECRET" not in str(caught.value)

@@ -337,3 +337,17 @@ def test_results_carry_no_reserved_keys(run_module, tmp_path, warnings):
         assert not failed
         assert_clean(result, warnings)
         assert "PRIVATE KEY" not in json.dumps(result)
+
+
+def test_revoking_with_the_wrong_kind_says_which_kind(run_module, tmp_path):
+    run(run_module, tmp_path)
+    failed, result = run(run_module, tmp_path, clients=[], servers=[], revoked=[{"name": "alice", "kind": "server"}])
+    assert failed and "set kind: client" in result["msg"], result
+
+
+def test_a_converged_directory_is_unchanged_under_check_mode(run_module, tmp_path):
+    run(run_module, tmp_path)
+    before = snapshot(tmp_path)
+    failed, result = run(run_module, tmp_path, check_mode=True)
+    assert not failed and result["changed"] is False, result
+    assert snapshot(tmp_path) == before
