@@ -6,12 +6,18 @@
 Content goes to a temporary file in the target's own directory and replaces the target with
 ``AnsibleModule.atomic_move``, so a reader never sees half a file and a failure leaves the old
 one. A write reports a diff of the real file, honours check mode (nothing touches the disk),
-and can keep a backup.
+and can keep a backup, made only for a write that then succeeds.
+
+A symlink is kept: the file it points to is written, next to itself. A file with more than one
+hard link is refused, because replacing it would leave the other names with the old content.
+Directories, FIFOs and devices are refused before anything reads them.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
@@ -29,14 +35,46 @@ def read_bytes_or_none(path):
         return None
 
 
+def _kind(mode):
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _where_to_write(path):
+    """The file a write to ``path`` must replace (a symlink's target), and its stat or None."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise FileWriteError("write %s: it is a symlink to %s, which does not exist; create that file or "
+                                 "remove the link, then run again" % (path, os.path.realpath(path)))
+        return path, None
+    except OSError as error:
+        cause = "a symlink loop" if error.errno == errno.ELOOP else error.strerror or str(error)
+        raise FileWriteError("write %s: %s; fix the path, then run again" % (path, cause))
+    target = os.path.realpath(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise FileWriteError("write %s: %s is %s, not a file; remove it or choose another path" % (path, target, _kind(info.st_mode)))
+    return target, info
+
+
 def write_file(module, path, content, mode=0o644, backup=False):
     """Make ``path`` hold ``content`` (str or bytes) with ``mode``.
 
     Returns ``{"changed", "diff", "backup_file"}``; in check mode it only says what would change.
+    Raises ``FileWriteError`` for what it refuses to replace and for a write that failed; then the
+    file is as it was and no backup is left.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
-    before = read_bytes_or_none(path)
-    current_mode = os.stat(path).st_mode & 0o7777 if before is not None else None
+    target, info = _where_to_write(path)
+    try:
+        before = read_bytes_or_none(target) if info is not None else None
+    except OSError as error:
+        raise FileWriteError("read %s: %s" % (target, error.strerror or error))
+    current_mode = stat.S_IMODE(info.st_mode) if info is not None else None
     changed = before != data or current_mode != mode
     diff = {
         "before_header": path,
@@ -45,45 +83,73 @@ def write_file(module, path, content, mode=0o644, backup=False):
         "after": _printable(data),
     }
     result = {"changed": changed, "diff": diff, "backup_file": None}
+    if changed and info is not None and info.st_nlink > 1:
+        raise FileWriteError("write %s: %s has %d hard links, and replacing it would leave the other names with the "
+                             "old content; make it a file of its own (or a symlink), then run again" % (path, target, info.st_nlink))
     if not changed or module.check_mode:
         return result
-    directory = os.path.dirname(path) or "."
     try:
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        if backup and before is not None:
-            result["backup_file"] = module.backup_local(path)
-        handle, temp_path = tempfile.mkstemp(dir=directory, prefix=".ovpnfleet-")
-        try:
-            with os.fdopen(handle, "wb") as temp:
-                temp.write(data)
-            os.chmod(temp_path, mode)
-            if before is None:
-                # atomic_move gives a new file 0666 & ~umask for a moment; a key must never be
-                # readable, so a new file is the prepared temp file, renamed in its directory.
-                os.rename(temp_path, path)
-            else:
-                # atomic_move copies the old file's mode onto the new content: set it first.
-                os.chmod(path, mode)
-                module.atomic_move(temp_path, path, unsafe_writes=False)
-        finally:
-            if os.path.exists(temp_path):
-                os.unlink(temp_path)
+        result["backup_file"] = _replace(module, target, data, mode, before is not None and backup, current_mode)
     except OSError as error:
-        raise FileWriteError("write %s: %s" % (path, error))
+        raise FileWriteError("write %s: %s" % (path, error.strerror or error))
     return result
 
 
+def _replace(module, target, data, mode, backup, current_mode):
+    """Put ``data`` in ``target``; the backup's path, or None. On failure nothing is left behind."""
+    directory = os.path.dirname(target) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(dir=directory, prefix=".ovpnfleet-")
+    backup_file, done = None, False
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+        os.chmod(temp_path, mode)
+        if current_mode is None:
+            # atomic_move gives a new file 0666 & ~umask for a moment; a key must never be
+            # readable, so a new file is the prepared temp file, renamed in its directory.
+            os.rename(temp_path, target)
+        else:
+            if backup:
+                backup_file = module.backup_local(target)
+            # atomic_move copies the old file's mode onto the new content: set it first.
+            os.chmod(target, mode)
+            module.atomic_move(temp_path, target, unsafe_writes=False)
+        done = True
+    finally:
+        # Also on SystemExit: atomic_move fails the module itself when it cannot replace the file.
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+        if not done:
+            if current_mode is not None and os.path.exists(target):
+                os.chmod(target, current_mode)
+            if backup_file and os.path.exists(backup_file):
+                os.unlink(backup_file)
+    return backup_file
+
+
 def remove_file(module, path):
-    """Remove ``path`` if it exists; returns ``{"changed", "diff"}``, honouring check mode."""
-    before = read_bytes_or_none(path)
-    result = {"changed": before is not None,
+    """Remove ``path`` (a symlink: the link) if it exists; returns ``{"changed", "diff"}``, honouring check mode."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise FileWriteError("remove %s: %s" % (path, error.strerror or error))
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        raise FileWriteError("remove %s: it is %s, not a file; remove it by hand if it should go" % (path, _kind(info.st_mode)))
+    try:
+        before = read_bytes_or_none(path) if info is not None and os.path.isfile(path) else None
+    except OSError as error:
+        raise FileWriteError("remove %s: %s" % (path, error.strerror or error))
+    result = {"changed": info is not None,
               "diff": {"before_header": path, "after_header": path,
                        "before": _printable(before), "after": ""}}
-    if before is not None and not module.check_mode:
+    if info is not None and not module.check_mode:
         try:
             os.unlink(path)
         except OSError as error:
-            raise FileWriteError("remove %s: %s" % (path, error))
+            raise FileWriteError("remove %s: %s" % (path, error.strerror or error))
     return result
 
 
