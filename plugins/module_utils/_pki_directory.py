@@ -200,7 +200,10 @@ def plan_ca(directory, params, now, plan):
         cert_text = read_text(wanted["cert_path"], "CA certificate")
         key = pki.load_private_key(read_text(wanted["key_path"], "CA key"), wanted["key_path"])
         cert = pki.load_certificate(cert_text, wanted["cert_path"])
-        _check_ca(cert, key, wanted["cert_path"], now, "renew it where it was made and point ca.cert_path at the new certificate")
+        how_to_renew = "renew it where it was made and point ca.cert_path at the new certificate"
+        _check_ca(cert, key, wanted["cert_path"], now, how_to_renew)
+        if pki.days_left(cert, now) < renew_before:
+            plan.warnings.append(_expiry_warning(wanted["cert_path"], cert, now, renew_before, how_to_renew))
         _warn_loose_own_key(wanted["key_path"], plan)
         reasons = [] if directory.read("ca.crt", "CA certificate") == cert_text else ["copied from ca.cert_path"]
         plan.write("ca.crt", cert_text)

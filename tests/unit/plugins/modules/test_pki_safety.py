@@ -351,3 +351,12 @@ def test_a_converged_directory_is_unchanged_under_check_mode(run_module, tmp_pat
     failed, result = run(run_module, tmp_path, check_mode=True)
     assert not failed and result["changed"] is False, result
     assert snapshot(tmp_path) == before
+
+
+def test_own_ca_near_its_end_is_a_warning_and_converges(run_module, tmp_path, warnings):
+    ca = write_ca(tmp_path / "theirs", _pki.utc_now(), valid_days=20)
+    failed, first = run(run_module, tmp_path / "pki", ca=ca)
+    assert not failed and first["changed"], first
+    failed, second = run(run_module, tmp_path / "pki", ca=ca)
+    assert not failed and second["changed"] is False, [c["reasons"] for c in second["certificates"]]
+    assert any(ca["cert_path"] in warning and "where it was made" in warning for warning in warnings), warnings
