@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import option_arity
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import is_known_option, option_arity
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_verify import verify as verify_options
 
 # dco_linux.c dco_get_supported_ciphers(), identical in 2.6 and 2.7.
 DCO_CIPHERS = ("AES-128-GCM", "AES-256-GCM", "AES-192-GCM", "CHACHA20-POLY1305")
@@ -65,23 +66,6 @@ auth-gen-token-secret auth-user-pass ca cert connection crl-verify dh extra-cert
 http-proxy-user-pass key pkcs12 secret tls-auth tls-crypt tls-crypt-v2 verify-hash
 """.split())
 
-# Options options_postprocess_verify() refuses outside server mode ("--X requires --mode server").
-SERVER_ONLY = {
-    "ifconfig-pool": "--ifconfig-pool/--ifconfig-pool-persist requires --mode server",
-    "ifconfig-pool-persist": "--ifconfig-pool/--ifconfig-pool-persist requires --mode server",
-    "ifconfig-ipv6-pool": "--ifconfig-ipv6-pool requires --mode server",
-    "client-to-client": "--client-to-client requires --mode server",
-    "duplicate-cn": "--duplicate-cn requires --mode server",
-    "client-config-dir": "--client-config-dir/--ccd-exclusive requires --mode server",
-    "ccd-exclusive": "--client-config-dir/--ccd-exclusive requires --mode server",
-    "client-connect": "--client-connect requires --mode server",
-    "client-disconnect": "--client-disconnect requires --mode server",
-    "learn-address": "--learn-address requires --mode server",
-    "auth-user-pass-verify": "--auth-user-pass-verify requires --mode server",
-    "verify-client-cert": "--verify-client-cert requires --mode server",
-    "username-as-common-name": "--username-as-common-name requires --mode server",
-    "auth-gen-token": "--auth-gen-token requires --mode server",
-}
 # Options it refuses in server mode.
 NOT_IN_SERVER = {
     "remote": "--remote cannot be used with --mode server",
@@ -312,7 +296,9 @@ def _h_connection(state, d):
     entry = state.entry.copy()
     entry.remote = None
     for child in d.children:
-        if child.name not in CONNECTION_OPTIONS:
+        if getattr(child, "malformed", False):   # the parser already refused it
+            continue
+        if child.name not in CONNECTION_OPTIONS and is_known_option(child.name):
             state.error("option '%s' cannot be used in this context ([CONNECTION-OPTIONS])"
                         % child.name, child)
             continue
@@ -384,6 +370,11 @@ def _arity_ok(state, d):
         state.warnings.append({"file": d.file, "line": d.line,
                                "msg": "openvpn ignores unknown option '%s' here" % d.name})
         return False
+    if not is_known_option(d.name):
+        # The name is the text of a line that may be no config at all (a link to
+        # /etc/shadow): openvpn's message up to where it would quote it.
+        state.error("Unrecognized option or missing or extra parameter(s) in %s:%d" % (d.file, d.line), d)
+        return False
     state.error("Unrecognized option or missing or extra parameter(s) in %s:%d: %s (%s)"
                 % (d.file, d.line, d.name, ".".join(str(part) for part in state.version)), d)
     return False
@@ -391,6 +382,8 @@ def _arity_ok(state, d):
 
 def _apply(state, directives):
     for d in directives:
+        if getattr(d, "malformed", False):   # the parser already refused it
+            continue
         if d.name == "setenv" and len(d.args) >= 2 and d.args[0] == "opt":
             d = _forward_compatible(d)
         if not _arity_ok(state, d):
@@ -823,10 +816,6 @@ def _verify(state):
         state.error("specify only one of --tls-server, --tls-client, or --secret", roles[1], "verify")
     if state.mode:
         _verify_server(state)
-    else:
-        for name, msg in SERVER_ONLY.items():
-            if name in state.seen:
-                state.error(msg, state.first(name), "verify")
     for entry in state.entries:
         if entry.http_proxy is not None and entry.proto != "tcp-client":
             state.error("--http-proxy MUST be used in TCP Client mode (i.e. --proto tcp-client)",
@@ -977,6 +966,7 @@ def evaluate(parsed, version):
         for check in CHECKS:
             blockers.extend(check(state))
         _verify(state)
+        verify_options(state)  # the refusals openvpn makes that _verify() does not know
     if state.errors:
         compatible = None
     else:

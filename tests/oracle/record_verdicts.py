@@ -10,10 +10,14 @@ server.crt/key, client.crt/key, static.key). The run stops when openvpn exits, c
 initialisation, or a few seconds after it printed its DCO version; then it is killed and the
 namespace deleted. What counts is kept: the ``... data channel offload`` notes, the
 ``disable_dco = ENABLED|DISABLED`` line of the options dump, the fatal error, whether a DCO
-device was opened.
+device was opened, and ``cause``: the line openvpn exited on (its ``Options error:`` line, or
+the message of a fatal error such as a removed option).
 
-  python3 tests/oracle/record_verdicts.py run --label LABEL [--chroot DIR] [--output FILE]
-      on this machine (root; ``--chroot`` runs the openvpn of a debootstrapped tree)
+  python3 tests/oracle/record_verdicts.py run --label LABEL [--chroot DIR] [--only NAME...]
+      [--output FILE]
+      on this machine (root; ``--chroot`` runs the openvpn of a debootstrapped tree, which
+      needs /dev/net/tun: ``mknod DIR/dev/net/tun c 10 200``); ``--only`` takes names or
+      shell patterns (``'refuse-*'``) and the run keeps them as its ``only`` scope
   python3 tests/oracle/record_verdicts.py lab HOST --label LABEL [--modprobe MODULE] [--output FILE]
       on a lab VM, through ``python3 -m tests.lab ssh``
   python3 tests/oracle/record_verdicts.py merge RUN.json... [--verdicts FILE]
@@ -26,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fnmatch
 import io
 import json
 import os
 import platform
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -159,10 +165,21 @@ def observe(lines, rc):
     fatal = [line for line in lines if FATAL.search(line)] if refused else []
     devices = [match.group(1) for match in (re.match(r"^DCO device (\S+) opened", line)
                                             for line in lines) if match]
+    cause = None
+    if refused:
+        # M_USAGE prints "Options error: ..." last; M_FATAL prints its message, then "Exiting".
+        options = [line for line in lines if line.startswith("Options error: ")
+                   and line != "Options error: Please correct these errors."]
+        exiting = [index for index, line in enumerate(lines) if line.startswith("Exiting due to")]
+        if options:
+            cause = options[0]
+        elif exiting and exiting[0] > 0:
+            cause = lines[exiting[0] - 1]
     observed = {
         "rc": rc,
         "refused": refused,
         "fatal": fatal,
+        "cause": cause,
         "notes": notes,
         "kernel_missing": any(KERNEL_MISSING.match(line) for line in lines),
         "disable_dco": dump[-1] if dump else None,
@@ -185,7 +202,7 @@ def verdict(observed):
     return "dco_disabled"                 # disable_dco = ENABLED without a note: --disable-dco
 
 
-def provenance(label, root, openvpn_argv):
+def provenance(label, root, openvpn_argv, only=None):
     version = sh(openvpn_argv + ["--version"]).stdout.splitlines()
     release = os.path.join(root or "/", "etc", "os-release")
     distro = None
@@ -207,6 +224,7 @@ def provenance(label, root, openvpn_argv):
                            for name in ("ovpn_dco_v2", "ovpn")},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "openvpn --cd WORK --config NAME.conf --verb 4 (in its own netns)",
+        "only": sorted(only) if only else None,
     }
 
 
@@ -225,8 +243,9 @@ def cmd_run(args):
                 shutil.copy(os.path.join(args.configs, name), base)
         names = sorted(name for name in os.listdir(args.configs) if name.endswith(".conf"))
         if args.only:
-            names = [name for name in names if name[:-5] in args.only]
-        results = {"run": provenance(args.label, root, openvpn_argv), "configs": {}}
+            names = [name for name in names
+                     if any(fnmatch.fnmatchcase(name[:-5], pattern) for pattern in args.only)]
+        results = {"run": provenance(args.label, root, openvpn_argv, args.only), "configs": {}}
         for index, name in enumerate(names):
             argv = ["ip", "netns", "exec", "ovpnfleet-oracle-%d" % index] + openvpn_argv + [
                 "--cd", inside, "--config", name, "--verb", "4"]
@@ -264,7 +283,7 @@ def cmd_lab(args):
     command = "python3 %s/record_verdicts.py run --label %s --configs %s/configs --pki %s/pki --output -" % (
         remote, args.label, remote, remote)
     if args.only:
-        command += " --only " + " ".join(args.only)
+        command += " --only " + " ".join(shlex.quote(pattern) for pattern in args.only)
     result = subprocess.run(lab + [command], stdout=subprocess.PIPE, check=True, cwd=REPO)
     with open(args.output or "%s.json" % args.label, "wb") as handle:
         handle.write(result.stdout)
@@ -296,7 +315,7 @@ def main(argv=None):
     run.add_argument("--openvpn", default="openvpn")
     run.add_argument("--configs", default=CORPUS)
     run.add_argument("--pki", help="a directory with ca.crt, server.*, client.*, static.key")
-    run.add_argument("--only", nargs="+", help="config names without .conf")
+    run.add_argument("--only", nargs="+", help="config names without .conf, or shell patterns")
     run.add_argument("--timeout", type=float, default=10.0)
     run.add_argument("--settle", type=float, default=1.5,
                      help="seconds to wait for more lines after 'DCO version:'")
