@@ -6,7 +6,8 @@
 ``plan(text, path, version, ...)`` asks ``_dco_rules.evaluate`` what blocks DCO, edits the one
 line that causes the first blocker it can fix, parses again and asks again, until nothing
 blocks or nothing more may be fixed. Every other line stays byte for byte. A removed line is
-kept as a comment so the operator sees what changed and why.
+kept as a comment so the operator sees what changed and why. Changed and added lines end like
+the file's own (LF or CRLF).
 
 Each fix says what the peers see (``impact``):
 
@@ -44,13 +45,17 @@ UNFIXABLE = {
 
 
 class Edit:
-    """One line changed: what it was, what it is, why, and who notices."""
+    """One line changed: what it was, what it is, why, and who notices.
+
+    ``line`` is the line's number in the file as written, after every edit of the run (a line
+    commented out keeps its number; an added line moves the ones below it).
+    """
 
     def __init__(self, option, line, before, after, impact, why):
         self.option = option
         self.line = line
-        self.before = before
-        self.after = after
+        self.before = before.rstrip("\r")
+        self.after = after.rstrip("\r")
         self.impact = impact
         self.why = why
 
@@ -59,13 +64,18 @@ class Edit:
                 "impact": self.impact, "why": self.why}
 
 
+def _cr(line):
+    """The carriage return a CRLF file keeps at the end of each split line, or ''."""
+    return "\r" if line.endswith("\r") else ""
+
+
 def _comment_out(lines, index, why):
-    return lines[:index] + [MARK + why + ": " + lines[index].strip()] + lines[index + 1:]
+    return lines[:index] + [MARK + why + ": " + lines[index].strip() + _cr(lines[index])] + lines[index + 1:]
 
 
 def _replace(lines, index, new_line):
     indent = lines[index][:len(lines[index]) - len(lines[index].lstrip())]
-    return lines[:index] + [indent + new_line] + lines[index + 1:]
+    return lines[:index] + [indent + new_line + _cr(lines[index])] + lines[index + 1:]
 
 
 def _edit_for(blocker, lines, parsed, mode):
@@ -103,7 +113,7 @@ def _edit_for(blocker, lines, parsed, mode):
                          "clients follow the pushed topology and get addresses in subnet form; "
                          "static ifconfig-push addresses in a client-config-dir must change too")
     if option in ("server", "mode") and "topology" in blocker["reason"]:
-        new = lines[:index + 1] + ["topology subnet"] + lines[index + 1:]
+        new = lines[:index + 1] + ["topology subnet" + _cr(lines[index])] + lines[index + 1:]
         return new, Edit("topology", blocker["line"] + 1, "", "topology subnet", "compatible",
                          "OpenVPN 2.6 defaults to net30; clients follow the pushed topology")
     if option in ("cipher", "data-ciphers-fallback", "compat-mode"):
@@ -137,8 +147,8 @@ def plan(text, path, version, cwd, allow_breaking=False, disable_dco=False):
         return {"text": text, "edits": [], "not_edited": [], "verdict": before, "before": before}
     if disable_dco:
         if not parsed.find("disable-dco"):
-            lines = _append(lines, "disable-dco")
-            edits.append(Edit("disable-dco", None, "", "disable-dco", "none", "DCO is turned off on purpose"))
+            lines, number = _append(lines, "disable-dco")
+            edits.append(Edit("disable-dco", number, "", "disable-dco", "none", "DCO is turned off on purpose"))
         text = "\n".join(lines)
         return {"text": text, "edits": edits, "not_edited": [], "verdict": evaluate(parse_text(text, name=path, cwd=cwd), version),
                 "before": before}
@@ -161,6 +171,11 @@ def plan(text, path, version, cwd, allow_breaking=False, disable_dco=False):
         if edit.impact == "breaking" and not allow_breaking:
             not_edited.append(dict(blocker, why="breaking: " + edit.why + " (set allow_breaking to apply it)"))
             continue
+        if len(new_lines) != len(lines):
+            # An added line moves the lines below it: earlier edits report lines of the file as written.
+            for earlier in edits:
+                if earlier.line >= edit.line:
+                    earlier.line += len(new_lines) - len(lines)
         lines = new_lines
         edits.append(edit)
         tried.clear()
@@ -171,10 +186,16 @@ def plan(text, path, version, cwd, allow_breaking=False, disable_dco=False):
 
 
 def _append(lines, line):
-    # Keep a final newline where the file had one.
+    """``lines`` with ``line`` added at the end, and its line number.
+
+    A final newline stays where the file had one; the added line ends like the file's lines.
+    """
     if lines and lines[-1] == "":
-        return lines[:-1] + [line, ""]
-    return lines + [line]
+        body = lines[:-1]
+        cr = _cr(body[-1]) if body else ""
+        return body + [line + cr, ""], len(body) + 1
+    cr = next((_cr(other) for other in lines[:-1]), "")
+    return lines[:-1] + [lines[-1] + cr, line], len(lines) + 1
 
 
 def redact(text, path, cwd):

@@ -112,3 +112,50 @@ def test_redact_hides_inline_keys_only():
     text = "client\n<key>\nSECRET-A\nSECRET-B\n</key>\n<ca>\nPUBLIC\n</ca>\n"
     out = redact(text, PATH, "/")
     assert "SECRET" not in out and "PUBLIC" in out and "[inline key redacted]" in out
+
+
+SERVER_COMP_AFTER = "port 1194\ndev tun\nserver 10.8.0.0 255.255.255.0\ncomp-lzo\nallow-compression yes\nca ca.crt\ncert s.crt\nkey s.key\ndh none\n"
+SERVER_COMP_BEFORE = "port 1194\ndev tun\ncomp-lzo\nallow-compression yes\nserver 10.8.0.0 255.255.255.0\nca ca.crt\ncert s.crt\nkey s.key\ndh none\n"
+
+
+def _lines_as_written(result):
+    return [line.rstrip("\r") for line in result["text"].split("\n")]
+
+
+@pytest.mark.parametrize("text", [SERVER_COMP_AFTER, SERVER_COMP_BEFORE, brownfield("server"), brownfield("client")])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_edit_lines_are_lines_of_the_file_as_written(text, crlf):
+    # Comment-outs (removals) keep their line; the added 'topology subnet' moves the lines below it.
+    result = plan(text.replace("\n", "\r\n") if crlf else text, PATH, "2.6.14", "/etc/openvpn/server")
+    written = _lines_as_written(result)
+    assert result["edits"]
+    assert [(edit.option, written[edit.line - 1]) for edit in result["edits"]] == [(edit.option, edit.after) for edit in result["edits"]]
+
+
+def test_an_added_line_moves_earlier_edits_below_it():
+    result = plan(SERVER_COMP_AFTER, PATH, "2.6.14", "/etc/openvpn/server")
+    assert [(edit.option, edit.line) for edit in result["edits"]] == [("comp-lzo", 5), ("allow-compression", 6), ("topology", 4)]
+
+
+def test_disable_dco_says_where_it_added_the_line():
+    client = "client\ndev tun\nremote 192.0.2.1 1194\nca ca.crt\ncert c.crt\nkey c.key"
+    for text in (client + "\n", client):
+        result = plan(text, PATH, "2.6.14", "/", disable_dco=True)
+        assert [(edit.option, edit.line) for edit in result["edits"]] == [("disable-dco", 7)]
+        assert _lines_as_written(result)[6] == "disable-dco"
+
+
+@pytest.mark.parametrize("text", [SERVER_COMP_AFTER, brownfield("server"), brownfield("client")])
+def test_crlf_file_stays_crlf_with_the_same_edits(text):
+    lf = plan(text, PATH, "2.6.14", "/etc/openvpn/server")
+    crlf = plan(text.replace("\n", "\r\n"), PATH, "2.6.14", "/etc/openvpn/server")
+    assert crlf["text"] == lf["text"].replace("\n", "\r\n")
+    assert [edit.as_dict() for edit in crlf["edits"]] == [edit.as_dict() for edit in lf["edits"]]
+
+
+@pytest.mark.parametrize("text", ["client\r\ndev tun\r\nremote 192.0.2.1 1194\r\nca ca.crt\r\ncert c.crt\r\nkey c.key\r\n",
+                                  "client\r\ndev tun\r\nremote 192.0.2.1 1194\r\nca ca.crt\r\ncert c.crt\r\nkey c.key"])
+def test_disable_dco_in_a_crlf_file_ends_like_the_file(text):
+    result = plan(text, PATH, "2.6.14", "/", disable_dco=True)
+    assert result["text"].replace("\r\n", "").count("\n") == 0
+    assert result["text"].split("\r\n")[6] == "disable-dco"
