@@ -169,7 +169,7 @@ options:
     type: int
     default: 180
 requirements:
-  - cryptography >= 3.4 where the module runs (the controller).
+  - cryptography >= 42.0 where the module runs (the controller); it reads validity dates as UTC-aware values, which older releases lack.
 notes:
   - tls-crypt-v2 client keys cannot be revoked by the CRL; a revoked client's key file is
     deleted, and its certificate is what the server refuses.
