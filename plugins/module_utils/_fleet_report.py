@@ -9,7 +9,9 @@ Pure functions of the per-host results; the health role writes what they return.
 from __future__ import annotations
 
 import html
-from xml.sax.saxutils import escape, quoteattr
+import json
+import re
+import xml.etree.ElementTree as ET
 
 COLUMNS = ("host", "instance", "mode", "interface", "dco", "why", "peers", "rx_bytes", "tx_bytes",
            "cert_days", "healthy", "problems")
@@ -102,19 +104,81 @@ def threshold_failures(table, dco_required, min_cert_days, max_unhealthy_hosts):
     return failures
 
 
-def _cell(value):
+def host_threshold_failures(table, dco_required, min_cert_days, max_unhealthy_hosts):
+    """host -> what that host misses of the thresholds; hosts that miss none are absent.
+
+    Each host answers for its own rows, so a play fails the hosts that miss a threshold and
+    never the healthy one that happened to write the report. A fleet-wide limit (too many
+    unhealthy hosts) is charged to every unhealthy host, with the whole list in the message.
+    """
+    failures = {}
+    facts = summary(table)
+    too_many = 0 <= max_unhealthy_hosts < len(facts["unhealthy_hosts"])
+    for row in table:
+        missed = failures.setdefault(row["host"], [])
+        where = "tunnel %s" % _line(row["instance"])
+        if dco_required and row["dco"] == "off" and not (row["why"] or "").startswith("DCO not possible here"):
+            missed.append("%s: DCO is off although the host can run it (%s)" % (where, _line(row["why"] or "no reason given")))
+        if row["cert_days"] is not None and row["cert_days"] < min_cert_days:
+            missed.append("%s: a certificate has %d days left, the minimum is %d" % (where, row["cert_days"], min_cert_days))
+        if too_many and not row["healthy"]:
+            missed.append("%s: unhealthy (%s); %d unhealthy host(s), at most %d allowed: %s" % (
+                where if row["instance"] != "-" else "host", "; ".join(_line(p) for p in row["problems"]) or "no problem given",
+                len(facts["unhealthy_hosts"]), max_unhealthy_hosts, ", ".join(facts["unhealthy_hosts"])))
+    return {host: missed for host, missed in failures.items() if missed}
+
+
+# Characters XML 1.0 cannot carry even as references (C0 controls but tab, newline and carriage
+# return; surrogates; U+FFFE/U+FFFF), plus DEL and the C1 controls, which no report should show.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+LINE_BREAKS = re.compile("\r\n|[\r\n\t\u2028\u2029]")
+# Markdown punctuation that could end a cell, start code, emphasis, a link or raw HTML.
+MARKDOWN_SPECIAL = re.compile(r"([\\|`*_\[\]<>&])")
+
+
+def _text(value):
+    """Any value as text every format can carry: unprintable characters become U+FFFD, so a
+    row with a NUL, an escape sequence or a lone surrogate still shows that something was there."""
+    return UNPRINTABLE.sub("\ufffd", str(value))
+
+
+def _line(value):
+    """One line of text: line breaks and tabs become spaces (a table cell cannot hold them)."""
+    return LINE_BREAKS.sub(" ", _text(value))
+
+
+def _plain(value, joiner):
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "**no**"
+        return "yes" if value else "no"
     if isinstance(value, list):
-        return "<br>".join(str(item) for item in value) or "-"
-    return str(value).replace("|", "\\|")
+        return joiner.join(_line(item) for item in value) or "-"
+    return _line(value)
 
 
-def markdown(table):
-    facts = summary(table)
+def _cell(value):
+    if isinstance(value, bool) and not value:
+        return "**no**"
+    if isinstance(value, list):
+        return "<br>".join(_markdown(_line(item)) for item in value) or "-"
+    return _markdown(_plain(value, "; "))
+
+
+def _markdown(text):
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def stamp(meta):
+    """``generated`` (UTC, ISO 8601) and ``collection_version`` of a report, "unknown" when not given."""
+    meta = meta or {}
+    return {key: _line(meta.get(key) or "unknown") for key in ("generated", "collection_version")}
+
+
+def markdown(table, meta=None):
+    facts, made = summary(table), stamp(meta)
     lines = ["# DCO fleet report", "",
+             "Generated %s by ovpnfleet.dco %s." % (_markdown(made["generated"]), _markdown(made["collection_version"])), "",
              "%d hosts, %d tunnels: DCO on %d, off %d; %d unhealthy tunnel rows on %d hosts."
              % (facts["hosts"], facts["tunnels"], facts["dco_on"], facts["dco_off"], facts["unhealthy_tunnels"],
                 len(facts["unhealthy_hosts"])), "",
@@ -124,37 +188,79 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
-def junit(table):
-    """One test case per host and tunnel; unhealthy ones fail with their problems."""
-    failures = sum(1 for row in table if not row["healthy"])
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<testsuites name="ovpnfleet.dco health" tests="%d" failures="%d">' % (len(table), failures),
-           '  <testsuite name="tunnels" tests="%d" failures="%d">' % (len(table), failures)]
+def case_names(table):
+    """``host/instance`` per row, unique: a host may run two instances of one name (a server
+    and a client both called ``lab``), and JUnit readers merge or drop cases that share one."""
+    used, names = set(), []
     for row in table:
-        name = quoteattr("%s/%s" % (row["host"], row["instance"]))
-        detail = "dco=%s interface=%s peers=%s why=%s" % (row["dco"], row["interface"], row["peers"], row["why"])
-        out.append("    <testcase classname=%s name=%s>" % (quoteattr(row["host"]), name))
+        base = "%s/%s" % (_line(row["host"]), _line(row["instance"]))
+        name, number = base, 1
+        while name in used:
+            number += 1
+            name = "%s #%d" % (base, number)
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def junit(table, meta=None):
+    """One test case per host and tunnel; unhealthy ones fail with their problems."""
+    made = stamp(meta)
+    failures = str(sum(1 for row in table if not row["healthy"]))
+    root = ET.Element("testsuites", name="ovpnfleet.dco health", tests=str(len(table)), failures=failures,
+                      timestamp=made["generated"])
+    suite = ET.SubElement(root, "testsuite", name="tunnels", tests=str(len(table)), failures=failures,
+                          timestamp=made["generated"])
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="collection_version", value=made["collection_version"])
+    for row, name in zip(table, case_names(table)):
+        detail = _text("dco=%s interface=%s peers=%s why=%s" % (row["dco"], row["interface"], row["peers"], row["why"]))
+        case = ET.SubElement(suite, "testcase", classname=_line(row["host"]), name=name)
         if not row["healthy"]:
-            out.append("      <failure message=%s>%s</failure>" % (quoteattr("; ".join(row["problems"])), escape(detail)))
-        out.append("      <system-out>%s</system-out>" % escape(detail))
-        out.append("    </testcase>")
-    out += ["  </testsuite>", "</testsuites>", ""]
-    return "\n".join(out)
+            failure = ET.SubElement(case, "failure", message=_text("; ".join(_text(p) for p in row["problems"])))
+            failure.text = detail
+        ET.SubElement(case, "system-out").text = detail
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def html_page(table):
+def html_page(table, meta=None):
     """The Markdown's table as one static page, no external assets."""
-    facts = summary(table)
+    facts, made = summary(table), stamp(meta)
     head = "".join("<th>%s</th>" % html.escape(column) for column in COLUMNS)
     body = []
     for row in table:
-        cells = "".join("<td>%s</td>" % html.escape(_cell(row[column]).replace("<br>", "; ").replace("**", ""))
-                        for column in COLUMNS)
+        cells = "".join("<td>%s</td>" % html.escape(_plain(row[column], "; ")) for column in COLUMNS)
         body.append('<tr class="%s">%s</tr>' % ("ok" if row["healthy"] else "bad", cells))
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>DCO fleet report</title><style>"
             "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px}"
             "tr.bad{background:#fdd}tr.ok{background:#efe}</style></head><body>"
-            "<h1>DCO fleet report</h1><p>%d hosts, %d tunnels: DCO on %d, off %d; %d unhealthy rows.</p>"
+            "<h1>DCO fleet report</h1><p>Generated %s by ovpnfleet.dco %s.</p>"
+            "<p>%d hosts, %d tunnels: DCO on %d, off %d; %d unhealthy rows.</p>"
             "<table><tr>%s</tr>%s</table></body></html>\n"
-            % (facts["hosts"], facts["tunnels"], facts["dco_on"], facts["dco_off"], facts["unhealthy_tunnels"],
+            % (html.escape(made["generated"]), html.escape(made["collection_version"]),
+               facts["hosts"], facts["tunnels"], facts["dco_on"], facts["dco_off"], facts["unhealthy_tunnels"],
                head, "".join(body)))
+
+
+def json_document(table, meta=None):
+    """fleet.json: when, by which version, the summary and every row."""
+    document = dict(stamp(meta), summary=_clean(summary(table)), rows=_clean(table))
+    return json.dumps(document, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _clean(value):
+    """Rows with every string safe to write as UTF-8 (lone surrogates cannot be encoded)."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    return value
+
+
+def files(table, meta=None):
+    """Every report file by name, all stamped with one ``meta``."""
+    return {"fleet.json": json_document(table, meta), "fleet.md": markdown(table, meta),
+            "fleet.html": html_page(table, meta), "junit.xml": junit(table, meta)}
