@@ -8,6 +8,17 @@ from __future__ import annotations
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _rollout
 
 
+def _server_table(hosts, hostvars):
+    """rollout_server_table over the hosts of the run, read from hostvars (what each host's
+    servers phase left: dco_before, dco_switched_units, dco_outcome)."""
+    fleet = {}
+    for name in hosts or []:
+        facts = hostvars[name] if name in hostvars else {}
+        fleet[name] = {"before": facts.get("dco_before"), "switched": facts.get("dco_switched_units"),
+                       "outcome": facts.get("dco_outcome")}
+    return _rollout.server_table(fleet)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -24,4 +35,7 @@ class FilterModule:
             "rollout_plan_line": _rollout.plan_line,
             "rollout_outage_line": _rollout.outage_line,
             "rollout_mark_rolled_back": _rollout.mark_rolled_back,
+            "rollout_server_table": _server_table,
+            "rollout_held_back_clients": _rollout.held_back_clients,
+            "rollout_batch_halt_reason": _rollout.batch_halt_reason,
         }
