@@ -27,12 +27,50 @@ class FileWriteError(DcoError):
     pass
 
 
+class FileReadError(DcoError):
+    pass
+
+
 def read_bytes_or_none(path):
     try:
         with open(path, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
         return None
+
+
+def read_regular_file(path, max_bytes):
+    """The bytes of the regular file at ``path`` (a symlink is followed), at most ``max_bytes``.
+
+    Raises ``FileReadError`` for a missing or unreadable file, anything that is not a regular
+    file (a FIFO would block the read forever, /dev/zero never ends) and a larger file.
+    """
+    # O_NONBLOCK: opening a FIFO without a writer returns at once; the type then comes from the
+    # open descriptor, so the file cannot be swapped between a check and the read.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise FileReadError("read %s: %s" % (path, error.strerror or error))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileReadError("read %s: it is %s, not a file; give the path of the file itself" % (path, _kind(info.st_mode)))
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise FileReadError("read %s: %s" % (path, error.strerror or error))
+    finally:
+        os.close(fd)
+    if size > max_bytes:
+        raise FileReadError("read %s: it is larger than %d bytes, more than a file of this kind holds; "
+                            "check the path" % (path, max_bytes))
+    return b"".join(chunks)
 
 
 def _kind(mode):

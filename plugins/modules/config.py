@@ -63,6 +63,13 @@ options:
 notes:
   - A config OpenVPN would refuse, an unreadable file or an include loop fails the module and
     nothing is written. Blockers in an included file are reported in RV(not_edited), not edited.
+  - When O(path) is a symlink, the file it points to is edited and the link stays; the backup is
+    made next to that file. A file with more than one hard link is refused (replacing it would
+    leave the other names with the old content), as are a dangling link, a directory, a FIFO or
+    a device, and a file larger than 1 MiB.
+  - Changed and added lines end like the file's lines (LF or CRLF); bytes that are not UTF-8 are
+    written back as they were and shown as C(\xNN) in the result.
+  - A backup is kept only when the write succeeds.
   - Servers first, clients second - a client's compression can only go once its server runs
     C(compress migrate) or no compression; the C(enable_dco) playbook orders hosts that way.
 seealso:
@@ -108,7 +115,10 @@ edits:
       returned: always
       sample: comp-lzo
     line:
-      description: Line number in the new file.
+      description:
+        - The line's number in the file as written, after all edits of the run. A line commented
+          out keeps its number; an added line (C(topology subnet), C(disable-dco)) moves the lines
+          below it, and the numbers of earlier edits say so.
       type: int
       returned: always
       sample: 12
@@ -165,11 +175,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._config_fix import plan, redact
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError, fail_from_error
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import write_file
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import read_regular_file, write_file
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import parse_openvpn_version
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 
 DEFAULT_VERSION = "2.6"
+# OpenVPN configs are a few KiB, a few hundred with inline CRLs; anything larger is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_ERRORS_SHOWN = 5
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -182,25 +195,50 @@ ARGUMENT_SPEC = dict(
 
 
 def read_config(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8"), os.stat(path).st_mode & 0o7777
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigParseError("read %s: %s" % (path, error), path=path)
+    """The config's text (bytes that are not UTF-8 kept as surrogates, to be written back as they
+    were) and its mode."""
+    data = read_regular_file(path, MAX_CONFIG_BYTES)
+    return data.decode("utf-8", "surrogateescape"), os.stat(path).st_mode & 0o7777
+
+
+def _place(error):
+    where = "%s:%s" % (error["file"], error["line"]) if error.get("line") is not None else error.get("file")
+    return "%s: %s" % (where, error["msg"]) if where else error["msg"]
+
+
+def refusal(path, version, errors):
+    """Why nothing was written: where OpenVPN's checks fail and what they say, never file content
+    of our own (the messages are the parser's, which keeps inline key material out of them)."""
+    shown = "; ".join(_place(error) for error in errors[:MAX_ERRORS_SHOWN])
+    more = " (and %d more)" % (len(errors) - MAX_ERRORS_SHOWN) if len(errors) > MAX_ERRORS_SHOWN else ""
+    return ("edit %s: OpenVPN %s would refuse this config, nothing was written: %s%s; fix the config "
+            "(ovpnfleet.dco.config_info lists every error), then run again" % (path, version, shown, more))
+
+
+def printable(value):
+    """``value`` with bytes that were not UTF-8 shown as \\xNN, so the result can be sent as JSON."""
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
 
 
 def fix_config(module, probe):
     params = module.params
     version = params["openvpn_version"] or parse_openvpn_version(probe.run(["openvpn", "--version"]).stdout)["version"] or DEFAULT_VERSION
     path = os.path.abspath(params["path"])
+    cwd = params["cwd"] or os.path.dirname(path)
     text, mode = read_config(path)
-    result = plan(text, path, version, params["cwd"] or os.path.dirname(path),
-                  allow_breaking=params["allow_breaking"], disable_dco=params["dco"] == "disabled")
+    result = plan(text, path, version, cwd, allow_breaking=params["allow_breaking"], disable_dco=params["dco"] == "disabled")
     verdict = result["verdict"]
     if verdict["errors"]:
-        raise ConfigParseError("edit %s: OpenVPN %s would refuse this config, nothing was written: %s" % (
-            path, verdict["openvpn_version"], "; ".join("%s:%s %s" % (e["file"], e["line"], e["msg"]) for e in verdict["errors"])), path=path)
-    written = write_file(module, path, result["text"], mode=mode, backup=params["backup"]) if result["text"] != text else None
+        raise ConfigParseError(printable(refusal(path, verdict["openvpn_version"], verdict["errors"])), path=path)
+    written = None
+    if result["text"] != text:
+        written = write_file(module, path, result["text"].encode("utf-8", "surrogateescape"), mode=mode, backup=params["backup"])
     output = {
         "changed": written is not None,
         "dco_compatible": verdict["dco_compatible"],
@@ -211,11 +249,10 @@ def fix_config(module, probe):
         "openvpn_version": verdict["openvpn_version"],
     }
     if written is not None:
-        cwd = params["cwd"] or os.path.dirname(path)
         output["diff"] = dict(written["diff"], before=redact(text, path, cwd), after=redact(result["text"], path, cwd))
         if written["backup_file"]:
             output["backup_file"] = written["backup_file"]
-    return output
+    return printable(output)
 
 
 def main():
