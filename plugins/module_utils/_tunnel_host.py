@@ -25,6 +25,7 @@ PYROUTE2_MISSING = ("python3-pyroute2 is missing on the host: install it (apt in
                     "or let the ovpnfleet.dco.health role do it) to read link kinds and kernel peers")
 CRYPTOGRAPHY_MISSING = "python3-cryptography is missing on the host: install it to read certificate expiry"
 MANAGEMENT_TIMEOUT = 3.0
+MANAGEMENT_MAX_CHARS = 32 * 1024 * 1024
 
 
 class TunnelHost:
@@ -132,9 +133,14 @@ def _utc(thing, attribute):
 
 
 def _until_end(reader):
-    lines = []
+    """The reply up to OpenVPN's END line; a reply larger than any status of a real server is
+    cut off, so a socket that streams without end cannot hold the module."""
+    lines, size = [], 0
     for line in reader:
         if line.rstrip("\r\n") == "END":
             break
+        size += len(line)
+        if size > MANAGEMENT_MAX_CHARS:
+            raise OSError("the management interface sent more than %d characters without END" % MANAGEMENT_MAX_CHARS)
         lines.append(line)
     return "".join(lines)

@@ -47,6 +47,8 @@ INSTANCE_NAME = re.compile(r"^(openvpn(?:-server|-client)?)@(.+)\.service$")
 # end unless the instance has run and logged for long, and then a fixed cap still bounds the read.
 LOG_TAIL_BYTES = 4 * 1024 * 1024
 LOG_TAIL_LINES = 50000
+# OpenVPN's notes are one short line; a longer one is not OpenVPN's, and is not echoed whole.
+MAX_LOG_LINE = 300
 NAMESPACE_LINK = re.compile(r"^\w+:\[(\d+)\]$")
 
 
@@ -203,7 +205,7 @@ def what_the_log_says(lines):
         if opened:
             said["device"], said["device_dco"] = opened.group(2), opened.group(1) == "DCO"
         if said["dco_off_reason"] is None and DCO_OFF.search(line):
-            said["dco_off_reason"] = LOG_TIMESTAMP.sub("", line.strip())
+            said["dco_off_reason"] = LOG_TIMESTAMP.sub("", line.strip())[:MAX_LOG_LINE]
         gateway = ROUTE_GATEWAY.search(line) or PUSHED_ROUTE.search(line)
         if gateway:
             said["route_gateway"] = gateway.group(1)

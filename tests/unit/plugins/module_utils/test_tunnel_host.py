@@ -33,3 +33,16 @@ def test_any_other_device_needs_rtnetlink_and_says_so_without_pyroute2(monkeypat
     monkeypatch.setitem(sys.modules, "pyroute2", None)
     assert TunnelHost(probe).link("tun0") == {"error": PYROUTE2_MISSING}
     assert TunnelHost(probe).first_host("tun0") is None
+
+
+def test_a_management_reply_without_end_is_cut_off(monkeypatch):
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils import _tunnel_host
+    monkeypatch.setattr(_tunnel_host, "MANAGEMENT_MAX_CHARS", 100)
+    endless = iter(["CLIENT_LIST,alice\n"] * 1000)
+    try:
+        _tunnel_host._until_end(endless)
+    except OSError as error:
+        assert "more than 100 characters without END" in str(error)
+    else:
+        raise AssertionError("an endless reply was read to its end")
+    assert _tunnel_host._until_end(iter(["a\n", "END\n", "after\n"])) == "a\n"

@@ -106,3 +106,8 @@ def test_permission_denied_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(_probe.os, "open", refuse)
     assert _probe.FileProbe().read_tail(str(tmp_path / "x.log"), 10) == [
         None, "permission denied (is the play run with become?)"]
+
+
+def test_a_reason_line_is_not_echoed_whole():
+    said = tunnels.what_the_log_says(["Note: disabling data channel offload " + "x" * 5000])
+    assert len(said["dco_off_reason"]) == tunnels.MAX_LOG_LINE
