@@ -19,6 +19,17 @@ def _server_table(hosts, hostvars):
     return _rollout.server_table(fleet)
 
 
+def _report_notes(hosts, hostvars):
+    """rollout_report_notes for every host of the run that has any, read from hostvars."""
+    notes = {}
+    for name in hosts or []:
+        facts = hostvars[name] if name in hostvars else {}
+        found = _rollout.report_notes(facts.get("dco_outcome"), facts.get("dco_held_clients"))
+        if found:
+            notes[name] = found
+    return notes
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -38,4 +49,5 @@ class FilterModule:
             "rollout_server_table": _server_table,
             "rollout_held_back_clients": _rollout.held_back_clients,
             "rollout_batch_halt_reason": _rollout.batch_halt_reason,
+            "rollout_report_notes": _report_notes,
         }

@@ -44,8 +44,13 @@ def _why(instance, readiness):
     return instance.get("dco_off_reason") or ""
 
 
-def rows(results):
-    """One row per host and instance; ``results`` maps host -> tunnel_info result (or failure)."""
+def rows(results, notes=None):
+    """One row per host and instance; ``results`` maps host -> tunnel_info result (or failure).
+
+    ``notes`` maps a host to what a rollout did to it, a list of ``{"unit", "why", "problem"}``:
+    the note becomes the row's ``why`` for that unit (every unit when ``unit`` is empty), and a
+    ``problem`` note is also one of the row's problems (a rollback, a failed build).
+    """
     table = []
     for host in sorted(results):
         result = results[host] or {}
@@ -57,7 +62,7 @@ def rows(results):
             table.append(dict(dict.fromkeys(COLUMNS), host=host, instance="-", healthy=True, problems=[],
                               why="no OpenVPN instance on this host"))
             continue
-        for instance in result["instances"]:
+        for instance in _with_notes(result["instances"], (notes or {}).get(host)):
             rx, tx = _traffic(instance)
             days = [cert["days_left"] for cert in instance.get("certificates", {}).values() if cert.get("days_left") is not None]
             table.append({
@@ -69,6 +74,18 @@ def rows(results):
                 "healthy": instance["healthy"], "problems": list(instance["problems"]),
             })
     return table
+
+
+def _with_notes(instances, notes):
+    """The instances with the rollout's notes applied (see rows())."""
+    for instance in instances:
+        mine = [note for note in notes or [] if not note.get("unit") or note["unit"] == instance.get("unit")]
+        if mine:
+            problems = list(instance.get("problems") or []) + [note["why"] for note in mine if note.get("problem")]
+            instance = dict(instance, problems=problems, healthy=instance.get("healthy") and not any(
+                note.get("problem") for note in mine), dco_off_reason="; ".join(
+                [note["why"] for note in mine] + [instance.get("dco_off_reason") or ""]).strip("; "))
+        yield instance
 
 
 def summary(table):

@@ -240,6 +240,27 @@ def batch_halt_reason(outcomes, phase, max_fail_percentage):
         len(failed), len(outcomes), phase, max_fail_percentage)
 
 
+def report_notes(outcome, held_clients):
+    """What enable_dco did to a host, as notes for the fleet report (``_fleet_report.rows``).
+
+    ``outcome`` is the host's ``{"phase", "result", "reason", "units"}`` when it failed or was
+    held back (no units: every instance of the host); ``held_clients`` the clients it kept on
+    their config because their server did not switch. Only failures are problems.
+    """
+    notes = []
+    if outcome:
+        if outcome.get("result") == "held_back":
+            text = "held back by enable_dco in the %s phase: %s" % (outcome.get("phase"), outcome.get("reason"))
+        elif outcome.get("phase") == "build":
+            text = "not switched by enable_dco, the module build failed: %s" % outcome.get("reason")
+        else:
+            text = "rolled back to userspace by enable_dco: %s" % outcome.get("reason")
+        failed = outcome.get("result") == "failed"
+        notes += [{"unit": unit, "why": text, "problem": failed} for unit in outcome.get("units") or [None]]
+    notes += [{"unit": held["unit"], "why": held["why"], "problem": False} for held in held_clients or []]
+    return notes
+
+
 def plan_line(entry):
     """One line of the preflight plan, from a config check result or an unmanaged instance."""
     if "why" in entry:

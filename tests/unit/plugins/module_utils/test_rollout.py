@@ -232,3 +232,16 @@ def test_batch_halt_follows_max_fail_percentage(outcomes, limit, halted):
     assert bool(reason) is halted
     if halted:
         assert "in the servers phase (more than %s%%)" % limit in reason
+
+
+def test_report_notes_say_what_the_rollout_did_and_only_failures_are_problems():
+    held = [{"unit": "openvpn-client@ring.service", "name": "ring", "why": "held back, keeps a config its server accepts: x"}]
+    assert rollout.report_notes(None, held) == [
+        {"unit": "openvpn-client@ring.service", "why": held[0]["why"], "problem": False}]
+    build = rollout.report_notes({"phase": "build", "result": "failed", "reason": "compile error"}, [])
+    assert build == [{"unit": None, "why": "not switched by enable_dco, the module build failed: compile error", "problem": True}]
+    rolled = rollout.report_notes({"phase": "servers", "result": "failed", "reason": "gate", "units": ["a", "b"]}, [])
+    assert [(note["unit"], note["problem"]) for note in rolled] == [("a", True), ("b", True)]
+    assert rolled[0]["why"] == "rolled back to userspace by enable_dco: gate"
+    halted = rollout.report_notes({"phase": "clients", "result": "held_back", "reason": "canary failed"}, [])
+    assert halted == [{"unit": None, "why": "held back by enable_dco in the clients phase: canary failed", "problem": False}]
