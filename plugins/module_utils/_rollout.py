@@ -186,7 +186,7 @@ def server_table(fleet):
         for instance in (facts.get("before") or {}).get("instances") or []:
             if instance.get("mode") != "server":
                 continue
-            addresses = [address.split("/", 1)[0] for address in instance.get("addresses") or []]
+            addresses = [instance["vpn_ipv4"]] if instance.get("vpn_ipv4") else []
             if instance.get("dco_active") or instance.get("unit") in switched:
                 why = None
             elif outcome.get("reason"):

@@ -18,6 +18,7 @@ certificates through one method each.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 
@@ -242,12 +243,30 @@ def config_facts(instance, version, reader):
         "log": next((last[name].args[0] for name in ("log", "log-append") if name in last and last[name].args), None),
         "dco_compatible": verdict["dco_compatible"],
         "blockers": [{key: blocker[key] for key in ("option", "line", "reason", "fix")} for blocker in verdict["blockers"]],
+        "vpn_ipv4": tunnel_address(last),
     }
     for name in ("cert", "ca", "crl-verify"):
         directive = last.get(name)
         if directive is not None and directive.args:
             facts["files"][name] = {"inline": directive.args[0]} if directive.inline else {"path": _path(instance, directive.args[0])}
     return facts, None
+
+
+def tunnel_address(last):
+    """This end's IPv4 tunnel address from the config, or None: ``ifconfig LOCAL ...`` where
+    given, else the first host of ``server NETWORK NETMASK`` (OpenVPN's server helper gives
+    itself that address in every topology). Clients find their server by it (enable_dco)."""
+    ifconfig = last.get("ifconfig")
+    server = last.get("server")
+    try:
+        if ifconfig is not None and ifconfig.args:
+            return str(ipaddress.IPv4Address(ifconfig.args[0]))
+        if server is not None and len(server.args) >= 2:
+            network = ipaddress.IPv4Network("%s/%s" % (server.args[0], server.args[1]), strict=False)
+            return str(network.network_address + 1)
+    except ValueError:
+        return None
+    return None
 
 
 def _path(instance, path):
@@ -301,8 +320,9 @@ def inspect(host, instance, options):
     if facts is None:
         problems.append("cannot read the config %s: %s" % (instance["config"], config_error))
         facts = {"mode": instance["role"], "dev": None, "management_socket": None, "files": {},
-                 "dco_compatible": None, "blockers": [], "log": None}
+                 "dco_compatible": None, "blockers": [], "log": None, "vpn_ipv4": None}
     result["mode"] = facts["mode"]
+    result["vpn_ipv4"] = facts["vpn_ipv4"]
     result["config_dco_compatible"] = facts["dco_compatible"]
     result["config_blockers"] = facts["blockers"]
     lines, log_error, log_source = read_log(host.probe, instance, facts["log"]) if instance["pid"] else ([], None, None)

@@ -186,6 +186,14 @@ instances:
       type: dict
       returned: always
       sample: {cert: {days_left: 824}, ca: {days_left: 3649}, crl-verify: {days_left: 179}}
+    vpn_ipv4:
+      description:
+        - This end's IPv4 tunnel address from the config (C(ifconfig), else the first host of C(server)),
+          V(null) when the config gives none (a client gets its address from the server).
+        - The enable_dco playbook matches a client's C(ping.target) with it to find the client's server.
+      type: str
+      returned: always
+      sample: 10.8.0.1
     ping:
       description: Clients - the ping to the server's tunnel address.
       type: dict

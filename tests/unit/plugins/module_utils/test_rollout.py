@@ -178,7 +178,7 @@ def test_rolled_back_instances_carry_the_reason():
 
 
 def served(name, addresses, dco=False):
-    return dict(inst(name, "server", dco=dco), addresses=addresses)
+    return dict(inst(name, "server", dco=dco), vpn_ipv4=addresses[0].split("/")[0])
 
 
 def check(name, *impacts):
