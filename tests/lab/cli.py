@@ -168,13 +168,18 @@ def _wait_for_all(state, started_vms, timings):
     hosts = lab_state.all_hosts(state)
     began = time.monotonic()
 
+    segment = state.setdefault("lan_segment", vms.lan_segment(state["lab_id"]))
+
     def one(name):
-        deadline = VM_SSH_DEADLINE if name in state["vms"] else CONTAINER_SSH_DEADLINE
-        try:
-            wait_for_ssh(hosts[name], deadline)
-        except LabError as error:
-            console = hosts[name].get("console")
-            raise LabError("%s%s" % (error, "; its console: " + console if console else "")) from error
+        if name in started_vms:
+            vms.wait_booted(state["vms"][name], segment, lab_state.authorized_keys(), VM_SSH_DEADLINE)
+        else:
+            deadline = VM_SSH_DEADLINE if name in state["vms"] else CONTAINER_SSH_DEADLINE
+            try:
+                wait_for_ssh(hosts[name], deadline)
+            except LabError as error:
+                console = hosts[name].get("console")
+                raise LabError("%s%s" % (error, "; its console: " + console if console else "")) from error
         if name in started_vms:
             return time.time() - hosts[name]["started_at"]
         return time.monotonic() - began
@@ -300,7 +305,7 @@ def cmd_reboot(args):
     vms.start(vm, vm["image"], state.setdefault("lan_segment", vms.lan_segment(state["lab_id"])),
               lab_state.authorized_keys())
     lab_state.save(state)
-    wait_for_ssh(vm, VM_SSH_DEADLINE)
+    vms.wait_booted(vm, state["lan_segment"], lab_state.authorized_keys(), VM_SSH_DEADLINE)
     print("%s booted %s; SSH after %.0f s" % (args.name, release, time.monotonic() - started))
     return 0
 
