@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import option_arity
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import is_known_option, option_arity
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_verify import verify as verify_options
 
 # dco_linux.c dco_get_supported_ciphers(), identical in 2.6 and 2.7.
@@ -296,7 +296,9 @@ def _h_connection(state, d):
     entry = state.entry.copy()
     entry.remote = None
     for child in d.children:
-        if child.name not in CONNECTION_OPTIONS:
+        if getattr(child, "malformed", False):   # the parser already refused it
+            continue
+        if child.name not in CONNECTION_OPTIONS and is_known_option(child.name):
             state.error("option '%s' cannot be used in this context ([CONNECTION-OPTIONS])"
                         % child.name, child)
             continue
@@ -368,6 +370,11 @@ def _arity_ok(state, d):
         state.warnings.append({"file": d.file, "line": d.line,
                                "msg": "openvpn ignores unknown option '%s' here" % d.name})
         return False
+    if not is_known_option(d.name):
+        # The name is the text of a line that may be no config at all (a link to
+        # /etc/shadow): openvpn's message up to where it would quote it.
+        state.error("Unrecognized option or missing or extra parameter(s) in %s:%d" % (d.file, d.line), d)
+        return False
     state.error("Unrecognized option or missing or extra parameter(s) in %s:%d: %s (%s)"
                 % (d.file, d.line, d.name, ".".join(str(part) for part in state.version)), d)
     return False
@@ -375,6 +382,8 @@ def _arity_ok(state, d):
 
 def _apply(state, directives):
     for d in directives:
+        if getattr(d, "malformed", False):   # the parser already refused it
+            continue
         if d.name == "setenv" and len(d.args) >= 2 and d.args[0] == "opt":
             d = _forward_compatible(d)
         if not _arity_ok(state, d):

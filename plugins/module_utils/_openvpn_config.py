@@ -23,11 +23,26 @@ both behave alike):
   openvpn gives up after 10 nested levels, which is what a file including itself ends in.
 - Lines of 256 characters or more (the newline included) and parameters longer than 256
   characters are refused.
+
+What leaves this module (``Directive.as_dict()``, ``ParsedConfig.errors``) never quotes text
+openvpn would not read as a known option: the path may name a file that is no config at all
+(a link to ``/etc/shadow``), and key material must not reach logs. So an option openvpn does
+not know is returned without its name, parameters or text; errors name a line and, only when
+openvpn knows it, the option; the content of every inline block but the public ones
+(certificates, CRLs, DH parameters, fingerprints) is replaced by ``REDACTED``, and so are the
+lines after a malformed opening tag of a secret block (``<key >``, ``< key>``), which openvpn
+reads as options. Files are read only when they are regular files, at most ``MAX_FILE_BYTES``
+each and ``MAX_TOTAL_BYTES`` with their includes; bytes that are not UTF-8 are kept
+(surrogateescape) so a fixer writes them back unchanged, and returned as ``\\xNN`` escapes.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
+import re
+import stat
+from types import MappingProxyType
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
 
@@ -36,15 +51,30 @@ OPTION_LINE_SIZE = 256    # options.h: a line this long (newline included) is re
 OPTION_PARM_SIZE = 256    # options.h: a parameter longer than this is refused
 MAX_INCLUDE_LEVELS = 10   # read_config_file(): max_recursive_levels
 
+# Our limits, not openvpn's: the largest real configs (inline CRLs of big CAs) stay well
+# below them, and anything larger is not worth holding in a module's memory.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_TOTAL_BYTES = 4 * 1024 * 1024
+
 # C isspace() in the "C" locale, plus NUL, which parse_line() also treats as a separator.
 _C_SPACE = frozenset(" \t\n\v\f\r\0")
+_C_SPACE_TEXT = "".join(sorted(_C_SPACE))
 
-# Inline blocks whose content is a secret; ``Directive.as_dict()`` does not return it.
+# Inline blocks whose content is a secret. Directive.as_dict() returns the content of the
+# PUBLIC_INLINE blocks only; these names also mark a malformed opening tag as a secret block.
 SECRET_INLINE = frozenset([
     "key", "secret", "tls-auth", "tls-crypt", "tls-crypt-v2", "pkcs12", "auth-user-pass",
     "http-proxy-user-pass", "auth-gen-token-secret", "peer-fingerprint-secret",
 ])
+PUBLIC_INLINE = frozenset(["ca", "cert", "extra-certs", "dh", "crl-verify", "verify-hash",
+                           "peer-fingerprint"])
+# Options whose parameters are secrets even outside a block.
+SECRET_ARGS = frozenset(["auth-token"])
 REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+# A line that looks like an opening or closing tag, however spaced or quoted.
+_TAG_OPEN = re.compile(r"""^[\s"']*<[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
+_TAG_CLOSE = re.compile(r"""^[\s"']*<[\s"']*/[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
 
 # Options a Linux openvpn accepts in a config file and how many parameters each takes after
 # its name: "N", "LO-HI", "LO+" (no upper bound) or a list of counts. Read from add_option() in
@@ -133,11 +163,64 @@ def _parse_arity(text):
     return table
 
 
+_ARITY_CACHE = {}
+
+
 def option_arity(series):
-    """``{option: frozenset(parameter counts)}`` for an OpenVPN series such as ``(2, 6)``."""
-    table = _parse_arity(_ARITY_BOTH)
-    table.update(_parse_arity(_ARITY_ONLY.get(tuple(series[:2]), "")))
+    """``{option: frozenset(parameter counts)}`` for an OpenVPN series such as ``(2, 6)``.
+
+    Read-only and built once per series: the linter asks for every directive.
+    """
+    key = tuple(series[:2])
+    table = _ARITY_CACHE.get(key)
+    if table is None:
+        table = _parse_arity(_ARITY_BOTH)
+        table.update(_parse_arity(_ARITY_ONLY.get(key, "")))
+        table = _ARITY_CACHE[key] = MappingProxyType(table)
     return table
+
+
+# Every option name some supported openvpn knows: only these names are ever quoted back.
+KNOWN_OPTIONS = frozenset(option_arity((2, 6))) | frozenset(option_arity((2, 7)))
+
+
+def is_known_option(name):
+    return name in KNOWN_OPTIONS
+
+
+def safe_text(value):
+    """``value`` as text every JSON encoder accepts: bytes that were not UTF-8 (kept as
+    surrogates by surrogateescape) become ``\\xNN`` escapes."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        pass
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:   # a surrogate no decoder made: escape it as it is
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return data.decode("utf-8", "backslashreplace")
+
+
+def safe_data(value):
+    """``safe_text`` over a result: dicts, lists and tuples are walked."""
+    if isinstance(value, dict):
+        return {safe_text(key): safe_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_data(item) for item in value]
+    return safe_text(value)
+
+
+def describe_error(error):
+    """One error dict as ``FILE:LINE: MSG``, or just ``MSG`` when it has no place."""
+    if error.get("file") is None:
+        return safe_text(error["msg"])
+    if error.get("line") is None:
+        return safe_text("%s: %s" % (error["file"], error["msg"]))
+    return safe_text("%s:%s: %s" % (error["file"], error["line"], error["msg"]))
 
 
 class Directive:
@@ -147,9 +230,14 @@ class Directive:
     has its content as the single parameter). ``line``/``end_line`` are 1-based lines in
     ``file``; ``raw`` is the exact text of those lines. ``children`` holds the options inside
     a ``<connection>`` block, ``included`` the directives of a ``config`` include.
+    ``malformed`` marks the lines after a malformed opening tag of a secret block (see
+    ``_Reader._malformed``): openvpn reads them as options, this model keeps them as one
+    secret block so nothing quotes them. ``declared`` is set for an unknown option the config
+    names in ``ignore-unknown-option``.
     """
 
-    def __init__(self, name, args, file, line, raw, end_line=None, inline=False, level=1):
+    def __init__(self, name, args, file, line, raw, end_line=None, inline=False, level=1,
+                 malformed=False):
         self.name = name
         self.args = list(args)
         self.file = file
@@ -158,6 +246,8 @@ class Directive:
         self.raw = raw
         self.inline = inline
         self.level = level
+        self.malformed = malformed
+        self.declared = False
         self.children = []
         self.included = []
 
@@ -166,23 +256,41 @@ class Directive:
 
     @property
     def secret(self):
-        return self.inline and self.name in SECRET_INLINE
+        """Content that must not leave: every inline block but the public ones and
+        <connection> (whose options are its children, each judged on its own)."""
+        if self.malformed:
+            return True
+        return self.inline and self.name not in PUBLIC_INLINE and self.name != "connection"
+
+    @property
+    def known(self):
+        return self.name in KNOWN_OPTIONS or self.declared
 
     def as_dict(self):
-        """A plain dict for module results; inline secrets are replaced by a marker."""
-        args = [REDACTED] if self.secret else list(self.args)
-        raw = "<%s>\n%s\n</%s>\n" % (self.name, REDACTED, self.name) if self.secret else self.raw
-        return {
+        """A plain dict for module results.
+
+        Unknown options come back as ``name: None`` without parameters or text; secret
+        blocks and parameters as ``REDACTED``; <connection> without its text, which may
+        hold key blocks (its options are in ``children``).
+        """
+        result = {
             "name": self.name,
-            "args": args,
+            "args": list(self.args),
             "file": self.file,
             "line": self.line,
             "end_line": self.end_line,
-            "raw": raw,
+            "raw": self.raw,
             "inline": self.inline,
             "level": self.level,
             "children": [child.as_dict() for child in self.children],
         }
+        if not self.known:
+            result.update(name=None, args=[], raw=None)
+        elif self.secret or self.name == "connection" and self.inline:
+            result.update(args=[REDACTED], raw="<%s>\n%s\n</%s>\n" % (self.name, REDACTED, self.name))
+        elif self.name in SECRET_ARGS:
+            result.update(args=[REDACTED] * len(self.args), raw=None)
+        return safe_data(result)
 
 
 class ParsedConfig:
@@ -211,12 +319,38 @@ class ParsedConfig:
         return [directive.name for directive in self.directives]
 
 
+_PLAIN_SPLIT = re.compile("[%s]+" % re.escape(_C_SPACE_TEXT))
+
+
 def tokenize(line):
     """Split one line into parameters as openvpn's ``parse_line()`` does.
 
     Returns ``(params, error)``: ``error`` is None or openvpn's reason for refusing the line,
     and ``params`` is then empty. A comment or blank line gives ``([], None)``.
     """
+    if '"' not in line and "'" not in line and "\\" not in line:
+        return _tokenize_plain(line)
+    return _tokenize_quoted(line)
+
+
+def _tokenize_plain(line):
+    """The common line without quotes or backslashes: words up to the first one that starts
+    a comment, at most MAX_PARMS; the same result as the state machine, many times faster."""
+    params = []
+    for word in _PLAIN_SPLIT.split(line):
+        if not word:
+            continue
+        if word[0] in ";#":
+            break
+        if len(word) > OPTION_PARM_SIZE:
+            return [], "too long"
+        params.append(word)
+        if len(params) >= MAX_PARMS:
+            break
+    return params, None
+
+
+def _tokenize_quoted(line):
     params = []
     state = "initial"
     backslash = False
@@ -284,42 +418,113 @@ def _split_lines(text):
     return result
 
 
-def _read_file(path):
+def _byte_len(text):
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        return len(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass"))
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_file(path):
+    """The text of a regular file of at most MAX_FILE_BYTES.
+
+    O_NONBLOCK keeps a FIFO without writer from blocking the open; the type and size are
+    then taken from the opened descriptor, so a swap after a check cannot fool them.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError) as exc:
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "not a file")
+            raise ConfigParseError(safe_text(
+                "read OpenVPN config %s: it is %s, not a regular file; give the path of the "
+                "config file itself" % (path, kind)), path=path)
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except OSError as exc:
-        raise ConfigParseError("read OpenVPN config %s: %s" % (path, exc.strerror or exc), path=path)
-    return data.decode("utf-8", errors="surrogateescape")
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise _too_large(path)
+    return b"".join(chunks).decode("utf-8", errors="surrogateescape")
+
+
+def _reason(exc):
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _too_large(path):
+    return ConfigParseError(safe_text(
+        "read OpenVPN config %s: it is larger than %d bytes (1 MiB), the most this module reads "
+        "of one file; is it a config? (openvpn configs are a few KiB, with inline CRLs a few "
+        "hundred)" % (path, MAX_FILE_BYTES)), path=path)
 
 
 class _Reader:
-    """State of one parse: openvpn's working directory and the chain of open includes."""
+    """State of one parse: openvpn's working directory and the chain of open includes.
 
-    def __init__(self, config, cwd, read):
+    ``cwd`` None means the directory is not known (config text given without one): a
+    relative include is then refused instead of guessed. ``budget`` is a one-element list
+    of the bytes still allowed, shared with the readers of <connection> blocks.
+    """
+
+    def __init__(self, config, cwd, read, budget=None, stack=None, follow=True):
         self.config = config
         self.cwd = cwd
         self.read = read
-        self.stack = []
+        self.stack = stack if stack is not None else []
+        self.budget = budget if budget is not None else [MAX_TOTAL_BYTES]
+        self.follow = follow
 
     def read_file(self, path, level, included_at=None):
-        full = os.path.normpath(os.path.join(self.cwd, path))
-        real = os.path.realpath(full)
+        where = "%s:%d" % included_at if included_at else None
+        if self.cwd is None and not os.path.isabs(path):
+            raise ConfigParseError(safe_text(
+                "read OpenVPN config %s: the include at %s is a relative path and no directory "
+                "to resolve it is known; set cwd to the directory openvpn runs in (its --cd) or "
+                "use an absolute path" % (path, where)), path=included_at[0], line=included_at[1])
+        try:
+            full = os.path.normpath(os.path.join(self.cwd or os.sep, path))
+            real = os.path.realpath(full)
+        except (OSError, ValueError) as exc:
+            raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))),
+                                   path=included_at[0] if included_at else path,
+                                   line=included_at[1] if included_at else None)
         if real in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(real):] + [real])
-            where = "%s:%d" % included_at if included_at else full
-            raise ConfigParseError(
+            raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: include loop %s (openvpn stops with 'Maximum recursive "
-                "include levels exceeded'); remove the config line at %s" % (full, chain, where),
+                "include levels exceeded'); remove the config line at %s" % (full, chain, where or full)),
                 path=included_at[0] if included_at else full,
                 line=included_at[1] if included_at else None)
         if level > MAX_INCLUDE_LEVELS:
-            raise ConfigParseError(
+            raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: more than %d nested config includes, which openvpn "
-                "refuses ('Maximum recursive include levels exceeded')" % (full, MAX_INCLUDE_LEVELS),
+                "refuses ('Maximum recursive include levels exceeded')" % (full, MAX_INCLUDE_LEVELS)),
                 path=included_at[0] if included_at else full,
                 line=included_at[1] if included_at else None)
-        text = self.read(full)
+        try:
+            text = self.read(full)
+        except (OSError, ValueError) as exc:
+            raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (full, _reason(exc))), path=full)
+        self.charge(text, full)
         self.config.files.append(full)
         self.stack.append(real)
         try:
@@ -327,21 +532,43 @@ class _Reader:
         finally:
             self.stack.pop()
 
+    def charge(self, text, name):
+        size = _byte_len(text)
+        if size > MAX_FILE_BYTES:
+            raise _too_large(name)
+        self.budget[0] -= size
+        if self.budget[0] < 0:
+            raise ConfigParseError(safe_text(
+                "read OpenVPN config %s: the config and its includes are larger than %d bytes "
+                "(4 MiB) in all, the most this module reads; look for a config line that "
+                "includes a file again and again" % (name, MAX_TOTAL_BYTES)), path=name)
+
     def parse_text(self, text, name, level):
         lines = _split_lines(text)
         if lines and lines[0].startswith("\ufeff"):
             lines[0] = lines[0][1:]
+        closes = []   # built on first need: tag -> indexes of lines that look like its end tag
         index = 0
         while index < len(lines):
             start = index
             line = lines[index]
             index += 1
+            too_long = _byte_len(line) >= OPTION_LINE_SIZE
+            params, error = ([], None) if too_long else tokenize(line)
+            if params and len(params[0]) >= 3 and params[0].startswith("--"):
+                params[0] = params[0][2:]
+            tag = params[0] if len(params) == 1 else ""
+            if not (len(tag) >= 2 and tag[0] == "<" and tag[-1] == ">"):
+                tag = ""
+                match = _TAG_OPEN.match(line)
+                if match and match.group(1).lower() in SECRET_INLINE:
+                    index = self._malformed(lines, start, match.group(1).lower(), name, level, closes)
+                    continue
             where = "%s:%d" % (name, start + 1)
-            if len(line.encode("utf-8", errors="surrogateescape")) >= OPTION_LINE_SIZE:
+            if too_long:
                 self._error(name, start + 1, "In %s: Maximum option line length (%d) exceeded"
                             % (where, OPTION_LINE_SIZE))
                 continue
-            params, error = tokenize(line)
             if error == "too long":
                 self._error(name, start + 1, "Parameter at %s is too long (%d chars max)"
                             % (where, OPTION_PARM_SIZE))
@@ -351,10 +578,7 @@ class _Reader:
                 continue
             if not params:
                 continue
-            if len(params[0]) >= 3 and params[0].startswith("--"):
-                params[0] = params[0][2:]
-            tag = params[0]
-            if len(params) == 1 and len(tag) >= 2 and tag[0] == "<" and tag[-1] == ">":
+            if tag:
                 index = self._inline(lines, start, tag[1:-1], name, level)
                 continue
             directive = Directive(params[0], params[1:], name, start + 1, line, level=level)
@@ -364,10 +588,14 @@ class _Reader:
     def _inline(self, lines, start, tag, name, level):
         close = "</%s>" % tag
         index = start + 1
-        while index < len(lines) and not lines[index].lstrip("".join(_C_SPACE)).startswith(close):
+        while index < len(lines) and not lines[index].lstrip(_C_SPACE_TEXT).startswith(close):
             index += 1
         if index >= len(lines):
-            self._error(name, start + 1, "Endtag %s missing" % close)
+            if tag in KNOWN_OPTIONS:
+                self._error(name, start + 1, "Endtag %s missing" % close)
+            else:
+                self._error(name, start + 1, "Endtag missing for the inline block that starts at "
+                            "%s:%d (openvpn reads to the end of the file)" % (name, start + 1))
             return len(lines)
         content = "".join(lines[start + 1:index])
         raw = "".join(lines[start:index + 1])
@@ -378,23 +606,57 @@ class _Reader:
             directive.children = self._connection(content, name, start + 2, level)
         return index + 1
 
+    def _malformed(self, lines, start, tag, name, level, closes):
+        """A line that tries to open a secret block but is no opening tag to openvpn
+        (``<key >``, ``< key>``, ``<key``): openvpn refuses it as an unknown option and reads
+        the key lines after it as options. They are kept as one secret block up to a line
+        that looks like its end tag (or to the end of the file), so no result quotes them."""
+        if not closes:
+            table = {}
+            for number, text in enumerate(lines):
+                match = _TAG_CLOSE.match(text)
+                if match:
+                    table.setdefault(match.group(1).lower(), []).append(number)
+            closes.append(table)
+        ends = closes[0].get(tag, [])
+        found = bisect.bisect_right(ends, start)
+        end = ends[found] if found < len(ends) else len(lines) - 1
+        directive = Directive(tag, ["".join(lines[start + 1:end])], name, start + 1,
+                              "".join(lines[start:end + 1]), end_line=end + 1, inline=True,
+                              level=level, malformed=True)
+        self.config.directives.append(directive)
+        self._error(name, start + 1, "In %s:%d: malformed <%s> tag: openvpn does not read it as the "
+                    "start of an inline block and refuses it; put <%s> and </%s> alone on their "
+                    "lines, without spaces (lines %d-%d are not shown: they may hold key material)"
+                    % (name, start + 1, tag, tag, tag, start + 1, end + 1))
+        return end + 1
+
     def _connection(self, content, name, first_line, level):
-        """Options of a <connection> block, numbered by their lines in the file."""
+        """Options of a <connection> block, numbered by their lines in the file. openvpn
+        refuses config and cd there, so they are not followed."""
         sub = ParsedConfig(name)
-        reader = _Reader(sub, self.cwd, self.read)
+        reader = _Reader(sub, self.cwd, self.read, self.budget, self.stack, follow=False)
         reader.parse_text(content, name, level)
         for directive in sub.directives:
             directive.line += first_line - 1
             directive.end_line += first_line - 1
         for error in sub.errors:
             error["line"] += first_line - 1
+            error["msg"] = error["msg"].replace(
+                "%s:%d" % (name, error["line"] - first_line + 1), "%s:%d" % (name, error["line"]))
             self.config.errors.append(error)
         return sub.directives
 
     def _follow(self, directive, level):
         """What openvpn does at once while reading: change directory, read an include."""
+        if not self.follow:
+            return
         if directive.name == "cd" and len(directive.args) == 1:
-            self.cwd = os.path.normpath(os.path.join(self.cwd, directive.args[0]))
+            target = directive.args[0]
+            if os.path.isabs(target):
+                self.cwd = os.path.normpath(target)
+            elif self.cwd is not None:
+                self.cwd = os.path.normpath(os.path.join(self.cwd, target))
         elif directive.name == "config" and len(directive.args) == 1:
             if directive.args[0] == "stdin":
                 self.config.warnings.append({
@@ -406,7 +668,24 @@ class _Reader:
             directive.included = self.config.directives[before:]
 
     def _error(self, name, line, msg):
-        self.config.errors.append({"file": name, "line": line, "msg": msg})
+        self.config.errors.append({"file": safe_text(name), "line": line, "msg": safe_text(msg)})
+
+
+def _walk(directives):
+    for directive in directives:
+        yield directive
+        yield from _walk(directive.children)
+
+
+def _mark_declared(config):
+    """Unknown options the config itself names in ignore-unknown-option may be shown."""
+    declared = set()
+    for directive in _walk(config.directives):
+        if directive.name == "ignore-unknown-option" and not directive.inline:
+            declared.update(arg[2:] if arg.startswith("--") else arg for arg in directive.args)
+    if declared:
+        for directive in _walk(config.directives):
+            directive.declared = directive.name in declared and not directive.inline
 
 
 def parse_file(path, cwd=None, read=_read_file):
@@ -414,18 +693,29 @@ def parse_file(path, cwd=None, read=_read_file):
 
     ``cwd`` is openvpn's working directory (its ``--cd``); it defaults to the directory of
     ``path``, which is what the systemd units of Debian and upstream do. Raises
-    ``ConfigParseError`` when a file cannot be read or the includes loop.
+    ``ConfigParseError`` when a file cannot be read, is not a regular file, is too large, or
+    the includes loop.
     """
-    path = os.path.abspath(path)
+    try:
+        path = os.path.abspath(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
     config = ParsedConfig(path)
     reader = _Reader(config, cwd or os.path.dirname(path), read)
     reader.read_file(path, 1)
+    _mark_declared(config)
     return config
 
 
 def parse_text(text, name="<content>", cwd=None, read=_read_file):
-    """Parse config text that is not in a file; includes resolve against ``cwd``."""
+    """Parse config text that is not in a file; includes resolve against ``cwd``.
+
+    Without ``cwd`` a relative ``config`` include (or one after a relative ``cd``) raises
+    ``ConfigParseError``: the directory openvpn would run in is not known.
+    """
     config = ParsedConfig(name)
-    reader = _Reader(config, cwd or os.getcwd(), read)
+    reader = _Reader(config, cwd, read)
+    reader.charge(text, name)
     reader.parse_text(text, name, 1)
+    _mark_declared(config)
     return config

@@ -29,12 +29,15 @@ options:
   path:
     description:
       - The config file on the host, for example C(/etc/openvpn/server/server.conf).
+      - It and every file it includes must be a regular file (a named pipe or a device is
+        refused, not read) of at most 1 MiB, and all of them together at most 4 MiB.
       - Exactly one of O(path) and O(content) is required.
     type: path
   content:
     description:
-      - The config text itself, for a config that is not on the host yet.
-      - Relative C(config) includes are read relative to O(cwd).
+      - The config text itself, for a config that is not on the host yet; at most 1 MiB.
+      - Relative C(config) includes are read relative to O(cwd); without O(cwd) the module
+        fails on a relative include instead of guessing a directory.
     type: str
   cwd:
     description:
@@ -42,6 +45,7 @@ options:
         there, as OpenVPN does.
       - Defaults to the directory of O(path), which is what the systemd units of Debian and of
         OpenVPN use. Required for relative includes in O(content).
+      - Files named by other options (C(ca), C(cert), C(key) and the like) are never opened.
     type: path
   openvpn_version:
     description:
@@ -52,6 +56,14 @@ options:
 requirements:
   - Nothing on the host; C(openvpn) is asked for its version when O(openvpn_version) is not set.
 notes:
+  - Nothing the module returns quotes text OpenVPN would not read as a known option - the file
+    may be no config at all. An unknown option is returned without its name and text, errors
+    name the line and only a known option, and the content of every inline block but the
+    public ones (C(ca), C(cert), C(extra-certs), C(dh), C(crl-verify), C(verify-hash),
+    C(peer-fingerprint)) is replaced by C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER), as are the
+    lines after a malformed opening tag of a key block such as C(<key >).
+  - Bytes that are not UTF-8 (a Latin-1 C(setenv) value) are returned as backslash escapes:
+    the byte 0xE9 becomes the four characters C(\xe9).
   - OpenVPN prints only the first reason it finds. RV(blockers) lists all of them; fixing the
     first shows the next.
   - Some checks depend on the host and are reported in RV(notes), not as blockers - an existing
@@ -153,10 +165,12 @@ errors:
       returned: always
       sample: 8
     msg:
-      description: OpenVPN's message.
+      description:
+        - OpenVPN's message. It names an option only when OpenVPN knows the option; for an
+          unknown one it stops before the name, which is text of the file.
       type: str
       returned: always
-      sample: "Unrecognized option or missing or extra parameter(s) in /etc/openvpn/client/laptop.conf:8: block-outside-dns (2.6.14)"
+      sample: "Unrecognized option or missing or extra parameter(s) in /etc/openvpn/client/laptop.conf:8: dev (2.6.14)"
     stage:
       description: When OpenVPN stops - V(parse), V(mutate), V(verify) (before it runs) or V(runtime) (when it sets up the tunnel).
       type: str
@@ -209,18 +223,26 @@ files:
 options:
   description:
     - Every directive in the order OpenVPN applies it, includes expanded, unknown options
-      kept. Inline keys (C(<key>), C(<tls-crypt>) and the like) are not returned.
+      kept (without their text). Inline keys (C(<key>), C(<tls-crypt>) and the like) are not
+      returned.
   returned: always
   type: list
   elements: dict
   contains:
     name:
-      description: The option, without a leading C(--).
+      description:
+        - The option, without a leading C(--).
+        - V(null) for an option OpenVPN does not know (unless the config names it in
+          C(ignore-unknown-option)); its RV(options[].args) are then empty and RV(options[].raw) is V(null).
       type: str
       returned: always
       sample: remote
     args:
-      description: Its parameters as OpenVPN reads them; an inline block has its content as the only one.
+      description:
+        - Its parameters as OpenVPN reads them; an inline block has its content as the only one.
+        - C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) in place of secrets - the content of every inline
+          block but the public ones and of C(<connection>) (its options are in RV(options[].children)),
+          and the parameters of C(auth-token).
       type: list
       elements: str
       returned: always
@@ -241,7 +263,9 @@ options:
       returned: always
       sample: 3
     raw:
-      description: The exact text of those lines.
+      description:
+        - The exact text of those lines; for a secret block its tags around C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
+        - V(null) for an unknown option and for C(auth-token).
       type: str
       returned: always
       sample: "remote vpn.example.org 1194 udp\n"
@@ -268,7 +292,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import parse_openvpn_version
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file, parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file, parse_text, safe_data
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 
 DEFAULT_VERSION = "2.6"
@@ -304,7 +328,8 @@ def config_info(params, probe):
         files=parsed.files,
         options=[directive.as_dict() for directive in parsed.directives],
     )
-    return verdict
+    # Option values reach the messages; Ansible refuses strings that are not UTF-8.
+    return safe_data(verdict)
 
 
 def main():

@@ -9,14 +9,22 @@ test checks the same behaviour against the real binaries.
 
 from __future__ import annotations
 
+import gc
+import os
+import time
+
 import pytest
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import (
+    MAX_FILE_BYTES,
     REDACTED,
+    describe_error,
     option_arity,
     parse_file,
     parse_text,
+    safe_data,
     tokenize,
 )
 
@@ -179,3 +187,144 @@ def test_option_table_differs_where_openvpn_does():
     assert "block-outside-dns" not in v26 and "block-outside-dns" not in v27
     assert v26["remote"] == v27["remote"] == frozenset([1, 2, 3])
     assert v26["local"] == frozenset([1]) and v27["local"] == frozenset([1, 2, 3])
+
+
+def test_option_table_is_built_once_and_read_only():
+    assert option_arity((2, 6)) is option_arity((2, 6, 14))
+    with pytest.raises(TypeError):
+        option_arity((2, 6))["dev"] = frozenset([0])
+
+
+@pytest.mark.parametrize("opening,closing,end_line", [
+    ("<key >", "</key>", 6),
+    ("< key>", "</ key >", 6),
+    ("<key", "</key", 6),
+    ("<tls-crypt-v2 >", "</tls-crypt-v2>", 6),
+    ("  < 'Tls-Auth' >", None, 5),
+])
+def test_malformed_secret_tag_keeps_its_lines_as_one_secret_block(opening, closing, end_line):
+    # openvpn refuses the opening line as an unknown option and reads what follows as
+    # options; this parser keeps those lines together so that nothing quotes them.
+    text = "dev tun\n%s\nMIIsecret\nverb 3\nfloat\n%s" % (opening, closing + "\n" if closing else "")
+    parsed = parse_text(text)
+    block = parsed.directives[1]
+    assert (block.malformed, block.secret, block.line, block.end_line) == (True, True, 2, end_line)
+    assert [d.name for d in parsed.directives] == ["dev", block.name]
+    assert "MIIsecret" not in str(block.as_dict())
+    assert [(e["line"], "malformed <%s> tag" % block.name in e["msg"]) for e in parsed.errors] == [(2, True)]
+
+
+def test_unknown_options_and_unknown_blocks_are_returned_without_text():
+    parsed = parse_text("root:SECRET:1:2\nSECRET two\n<KEY>\nSECRET\n</KEY>\n<ca>\nCERT\n</ca>\n"
+                        "ignore-unknown-option block-outside-dns\nblock-outside-dns\n")
+    shown = [d.as_dict() for d in parsed.directives]
+    assert "SECRET" not in str(shown)
+    assert [(d["name"], d["args"], d["raw"]) for d in shown[:3]] == [(None, [], None)] * 3
+    assert shown[3]["args"] == ["CERT\n"]
+    assert shown[5]["name"] == "block-outside-dns"   # the config names it itself
+
+
+def test_unknown_inline_tag_without_end_is_not_quoted():
+    parsed = parse_text("dev tun\n<SECRETTAG>\nSECRET\n")
+    assert [error["msg"] for error in parsed.errors] == [
+        "Endtag missing for the inline block that starts at <content>:2 (openvpn reads to the end of the file)"]
+
+
+def test_auth_token_parameters_are_secret():
+    shown = parse_text("auth-token SECRETTOKEN\n").directives[0].as_dict()
+    assert (shown["args"], shown["raw"]) == ([REDACTED], None)
+
+
+def test_connection_block_text_is_not_returned_its_options_are():
+    parsed = parse_text("<connection>\nremote a\n<tls-crypt>\nSECRET\n</tls-crypt>\n</connection>\n")
+    shown = parsed.directives[0].as_dict()
+    assert "SECRET" not in str(shown)
+    assert [child["name"] for child in shown["children"]] == ["remote", "tls-crypt"]
+
+
+def test_non_utf8_bytes_are_kept_in_the_model_and_escaped_in_results(tmp_path):
+    path = tmp_path / "c.conf"
+    path.write_bytes(b"setenv NAME caf\xe9\n")
+    directive = parse_file(str(path)).directives[0]
+    assert directive.args[1].encode("utf-8", "surrogateescape") == b"caf\xe9"   # a fixer writes it back
+    assert directive.as_dict()["args"] == ["NAME", "caf\\xe9"]
+    assert safe_data({"k": ["\udce9", ("\ud800",), 1, None]}) == {"k": ["\\xe9", ["\\ud800"], 1, None]}
+
+
+@pytest.mark.parametrize("error,text", [
+    ({"file": None, "line": None, "msg": "You must define TUN/TAP device (--dev)"},
+     "You must define TUN/TAP device (--dev)"),
+    ({"file": "/x.conf", "line": None, "msg": "m"}, "/x.conf: m"),
+    ({"file": "/x.conf", "line": 3, "msg": "m\udce9"}, "/x.conf:3: m\\xe9"),
+])
+def test_describe_error_never_says_none(error, text):
+    assert describe_error(error) == text
+
+
+def test_relative_include_without_cwd_is_refused(tmp_path):
+    with pytest.raises(ConfigParseError, match="the include at <content>:2 is a relative path") as info:
+        parse_text("dev tun\nconfig common.inc\n")
+    assert (info.value.path, info.value.line) == ("<content>", 2)
+    with pytest.raises(ConfigParseError, match="relative path"):
+        parse_text("cd sub\nconfig common.inc\n")
+    (tmp_path / "common.inc").write_text("verb 3\n")
+    parsed = parse_text("cd %s\nconfig common.inc\n" % tmp_path)   # an absolute cd decides
+    assert parsed.names() == ["cd", "config", "verb"]
+
+
+def test_includes_inside_connection_blocks_are_not_followed():
+    # openvpn refuses config and cd in a <connection> block instead of reading them.
+    parsed = parse_text("<connection>\nremote a\nconfig /nonexistent.inc\n</connection>\n")
+    assert [child.name for child in parsed.directives[0].children] == ["remote", "config"]
+
+
+@pytest.mark.parametrize("make,kind", [
+    (lambda tmp: os.mkfifo(str(tmp / "p")) or str(tmp / "p"), "a named pipe"),
+    (lambda tmp: "/dev/null", "a character device"),
+    (lambda tmp: str(tmp), "a directory"),
+])
+def test_only_regular_files_are_read(tmp_path, make, kind):
+    path = make(tmp_path)
+    with pytest.raises(ConfigParseError, match="it is %s, not a regular file" % kind):
+        parse_file(path)
+
+
+def test_size_limits(tmp_path):
+    (tmp_path / "big.conf").write_text("#" * MAX_FILE_BYTES + "\n")
+    with pytest.raises(ConfigParseError, match=r"larger than 1048576 bytes \(1 MiB\)"):
+        parse_file(str(tmp_path / "big.conf"))
+    (tmp_path / "part.inc").write_text("#" * (MAX_FILE_BYTES - 10) + "\n")
+    (tmp_path / "main.conf").write_text("config part.inc\n" * 5)
+    with pytest.raises(ConfigParseError, match=r"larger than 4194304 bytes \(4 MiB\) in all"):
+        parse_file(str(tmp_path / "main.conf"))
+
+
+def test_reader_errors_become_parse_errors(tmp_path):
+    def broken(path):
+        raise ValueError("embedded null byte")
+    with pytest.raises(ConfigParseError, match="read OpenVPN config .*: embedded null byte"):
+        parse_file(str(tmp_path / "x.conf"), read=broken)
+
+
+def _seconds(text):
+    gc.collect()
+    start = time.perf_counter()
+    evaluate(parse_text(text), "2.6.14")
+    return time.perf_counter() - start
+
+
+def test_parse_and_lint_time_grows_linearly():
+    # A ratio, not a time: the machine may be slow or busy. Runs alternate and the best of
+    # each counts, without the garbage collector, whose pauses are noise here.
+    block = ("route 10.0.0.0 255.255.255.0\nsetenv A 'b c'\nno-such-option x\n<ca>\nCERT\n</ca>\n"
+             "push \"route 10.1.0.0 255.255.0.0\"\n<key >\nSECRET\n</key>\n")
+    small_text, large_text = "dev tun\n" + block * 1000, "dev tun\n" + block * 2000
+    small = large = float("inf")
+    gc.disable()
+    try:
+        for _ in range(5):
+            small = min(small, _seconds(small_text))
+            large = min(large, _seconds(large_text))
+    finally:
+        gc.enable()
+    assert large / small < 3, (small, large)

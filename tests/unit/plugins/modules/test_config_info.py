@@ -73,8 +73,9 @@ def test_refused_config_is_a_result_not_a_failure(run_module, monkeypatch):
                                                    "openvpn_version": "2.6.14"})
     assert not failed
     assert result["dco_compatible"] is None
-    assert result["errors"][0]["msg"].startswith("Unrecognized option or missing or extra parameter(s) "
-                                                 "in <content>:3: comp-lz0 (2.6.14)")
+    # The unknown name is text of the file: the message stops before it (see test_no_leaks_*).
+    assert result["errors"][0]["msg"] == "Unrecognized option or missing or extra parameter(s) in <content>:3"
+    assert (result["errors"][0]["file"], result["errors"][0]["line"]) == ("<content>", 3)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -99,3 +100,139 @@ def test_openvpn_warnings_stay_out_of_the_key_ansible_reserves(run_module, monke
     assert not failed, result
     assert "warnings" not in result
     assert [w["msg"] for w in result["openvpn_warnings"]] == ["openvpn ignores unknown option 'block-outside-dns' here"]
+
+
+def strings(value):
+    """Every string in a result, keys included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_no_leaks_from_a_link_to_a_file_that_is_no_config(run_module, monkeypatch, tmp_path):
+    # A link to /etc/shadow: its lines must not come back in options[].raw or errors.
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$y$j9T$SECRETHASH:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
+                      "SECRETWORD two three\n")
+    link = tmp_path / "server.conf"
+    link.symlink_to(secret)
+    failed, result = run(run_module, monkeypatch, {"path": str(link), "openvpn_version": "2.6.14"})
+    assert not failed, result
+    assert result["dco_compatible"] is None
+    assert not [text for text in strings(result) if "SECRET" in text or "root:" in text]
+    assert [(o["name"], o["args"], o["raw"], o["line"]) for o in result["options"]] == [
+        (None, [], None, 1), (None, [], None, 2), (None, [], None, 3)]
+    assert [e["line"] for e in result["errors"] if e["stage"] == "parse"] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("opening,closing", [
+    ("<key >", "</key>"),
+    ("< key>", "</key>"),
+    ("<key", "</key>"),
+    ("<KEY>", "</KEY>"),
+    ("<tls-crypt-v2 >", "</tls-crypt-v2>"),
+    ("<tls-auth>", "</tls-auth"),          # openvpn never sees the end: reads to the end
+    ("<secret>", "</ secret>"),
+    ("<auth-user-pass>", "</auth-user-pass >"),
+    ('"<key >"', "</key >"),
+    ("<key>", None),                       # unterminated
+    ("<key >", None),
+    ("  < Tls-Crypt >", "</tls-crypt>"),
+])
+def test_no_leaks_of_inline_key_blocks_however_spelled(run_module, monkeypatch, opening, closing):
+    body = "SECRETLINE1\nverb 3 SECRETLINE2\nfloat\nsetenv SECRETLINE3 x\n"
+    content = "client\ndev tun\nremote 192.0.2.1\n%s\n%s%s" % (
+        opening, body, closing + "\n" if closing else "")
+    failed, result = run(run_module, monkeypatch, {"content": content, "openvpn_version": "2.6.14"})
+    assert not failed, result
+    assert not [text for text in strings(result) if "SECRETLINE" in text]
+    assert result["dco_compatible"] is None     # openvpn refuses each of them
+
+
+def test_no_leaks_of_key_blocks_in_connection_blocks(run_module, monkeypatch):
+    content = ("client\ndev tun\n<connection>\nremote 192.0.2.1\n<tls-auth>\nSECRETLINE\n"
+               "</tls-auth>\n</connection>\n")
+    failed, result = run(run_module, monkeypatch, {"content": content, "openvpn_version": "2.6.14"})
+    assert not failed, result
+    assert not [text for text in strings(result) if "SECRETLINE" in text]
+    connection = [o for o in result["options"] if o["name"] == "connection"][0]
+    assert [child["name"] for child in connection["children"]] == ["remote", "tls-auth"]
+
+
+def test_no_leaks_in_configs_error_message(run_module, monkeypatch, tmp_path):
+    # config (the writing module) fails with the parser's errors in its message.
+    from ansible_collections.ovpnfleet.dco.plugins.modules import config
+    path = tmp_path / "client.conf"
+    path.write_text("client\ndev tun\nremote 192.0.2.1\n<key >\nSECRETLINE\n</key>\n")
+    monkeypatch.setattr(config, "ModuleProbe", lambda module: NoCommands(), raising=False)
+    failed, result = run_module(config.main, {"path": str(path), "openvpn_version": "2.6.14"})
+    assert failed
+    assert "would refuse this config" in result["msg"] and ":4" in result["msg"], result["msg"]
+    assert not [text for text in strings(result) if "SECRETLINE" in text]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_only_regular_files_are_read(run_module, monkeypatch, tmp_path, kind):
+    if kind == "fifo":
+        path = str(tmp_path / "pipe.conf")
+        os.mkfifo(path)        # no writer: a plain open() would wait forever
+    elif kind == "device":
+        path = "/dev/zero"     # read() would end in MemoryError
+    else:
+        path = str(tmp_path)
+    failed, result = run(run_module, monkeypatch, {"path": path, "openvpn_version": "2.6"})
+    assert failed
+    assert "not a regular file" in result["msg"]
+
+
+def test_an_include_of_a_device_is_refused_too(run_module, monkeypatch, tmp_path):
+    path = tmp_path / "server.conf"
+    path.write_text("dev tun\nconfig /dev/zero\n")
+    failed, result = run(run_module, monkeypatch, {"path": str(path), "openvpn_version": "2.6"})
+    assert failed
+    assert result["msg"] == ("read OpenVPN config /dev/zero: it is a character device, not a regular "
+                             "file; give the path of the config file itself")
+
+
+def test_files_larger_than_the_limit_are_refused(run_module, monkeypatch, tmp_path):
+    path = tmp_path / "big.conf"
+    path.write_text("verb 3\n" * (1024 * 1024 // 7 + 1))
+    failed, result = run(run_module, monkeypatch, {"path": str(path), "openvpn_version": "2.6"})
+    assert failed
+    assert "larger than 1048576 bytes (1 MiB)" in result["msg"]
+    failed, result = run(run_module, monkeypatch, {"content": path.read_text(), "openvpn_version": "2.6"})
+    assert failed
+    assert "larger than 1048576 bytes (1 MiB)" in result["msg"]
+
+
+def test_latin1_values_come_back_as_valid_utf8(run_module, monkeypatch, tmp_path):
+    path = tmp_path / "client.conf"
+    path.write_bytes(b"client\ndev tun\nremote 192.0.2.1\nsetenv NAME caf\xe9\ncomp-lzo caf\xe9\n")
+    failed, result = run(run_module, monkeypatch, {"path": str(path), "openvpn_version": "2.6.14"})
+    assert not failed, result
+    for text in strings(result):
+        text.encode("utf-8")   # Ansible refuses to deserialize anything else
+    setenv = [o for o in result["options"] if o["name"] == "setenv"][0]
+    assert setenv["args"] == ["NAME", "caf\\xe9"]
+    assert "bad comp-lzo option: caf\\xe9" in [e["msg"] for e in result["errors"]][0]
+
+
+def test_relative_include_in_content_needs_cwd(run_module, monkeypatch, tmp_path):
+    (tmp_path / "common.inc").write_text("verb 3\n")
+    content = "client\ndev tun\nconfig common.inc\n"
+    failed, result = run(run_module, monkeypatch, {"content": content, "openvpn_version": "2.6"})
+    assert failed
+    assert result["msg"] == ("read OpenVPN config common.inc: the include at <content>:3 is a relative "
+                             "path and no directory to resolve it is known; set cwd to the directory "
+                             "openvpn runs in (its --cd) or use an absolute path")
+    assert (result["path"], result["line"]) == ("<content>", 3)
+    failed, result = run(run_module, monkeypatch, {"content": content, "cwd": str(tmp_path),
+                                                   "openvpn_version": "2.6"})
+    assert not failed, result
+    assert result["files"] == [str(tmp_path / "common.inc")]
