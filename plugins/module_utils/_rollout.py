@@ -77,7 +77,7 @@ def stays_in_userspace(config_check):
         return config_check.get("msg") or "the config could not be checked"
     if config_check.get("dco_compatible"):
         return None
-    reasons = [item.get("reason") or item.get("option") for item in config_check.get("not_edited") or []]
+    reasons = [item.get("why") or item.get("reason") or item.get("option") for item in config_check.get("not_edited") or []]
     reasons += [item.get("reason") or item.get("option") for item in config_check.get("blockers") or []]
     return "; ".join(dict.fromkeys(reason for reason in reasons if reason)) or "the config still turns DCO off"
 

@@ -77,7 +77,7 @@ def test_recorded_hosts_container_left_alone_dco_vm_nothing_to_switch():
 def test_switch_order_leaves_out_configs_that_stay_in_userspace():
     office, branch = inst("office", "server"), inst("branch", "server")
     checks = [{"item": office, "dco_compatible": True, "edits": [{"after": "compress migrate", "impact": "compatible"}]},
-              {"item": branch, "dco_compatible": False, "not_edited": [{"option": "fragment", "reason": "peers need the same fragment size"}]}]
+              {"item": branch, "dco_compatible": False, "not_edited": [{"option": "fragment", "why": "peers need the same fragment size"}]}]
     assert rollout.switch_order([office, branch], checks) == ["openvpn-server@office.service"]
     assert rollout.stays_in_userspace(checks[1]) == "peers need the same fragment size"
     assert rollout.stays_in_userspace({"failed": True, "msg": "include loop"}) == "include loop"
