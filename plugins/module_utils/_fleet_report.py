@@ -48,8 +48,9 @@ def rows(results, notes=None):
     """One row per host and instance; ``results`` maps host -> tunnel_info result (or failure).
 
     ``notes`` maps a host to what a rollout did to it, a list of ``{"unit", "why", "problem"}``:
-    the note becomes the row's ``why`` for that unit (every unit when ``unit`` is empty), and a
-    ``problem`` note is also one of the row's problems (a rollback, a failed build).
+    the note becomes the row's ``why`` for that unit (a note without ``unit`` for every unit no
+    note names), and a ``problem`` note is also one of the row's problems (a rollback, a failed
+    build).
     """
     table = []
     for host in sorted(results):
@@ -79,7 +80,9 @@ def rows(results, notes=None):
 def _with_notes(instances, notes):
     """The instances with the rollout's notes applied (see rows())."""
     for instance in instances:
-        mine = [note for note in notes or [] if not note.get("unit") or note["unit"] == instance.get("unit")]
+        # A note on this very unit wins over the host-wide ones.
+        mine = [note for note in notes or [] if note.get("unit") and note["unit"] == instance.get("unit")]
+        mine = mine or [note for note in notes or [] if not note.get("unit")]
         if mine:
             problems = list(instance.get("problems") or []) + [note["why"] for note in mine if note.get("problem")]
             instance = dict(instance, problems=problems, healthy=instance.get("healthy") and not any(

@@ -257,6 +257,10 @@ def report_notes(outcome, held_clients):
             text = "rolled back to userspace by enable_dco: %s" % outcome.get("reason")
         failed = outcome.get("result") == "failed"
         notes += [{"unit": unit, "why": text, "problem": failed} for unit in outcome.get("units") or [None]]
+        if outcome.get("units"):
+            # The host's other instances were not tried: enable_dco stops on a failed host.
+            notes.append({"unit": None, "why": "not switched: enable_dco stopped on this host when its %s phase failed"
+                          % outcome.get("phase"), "problem": failed})
     notes += [{"unit": held["unit"], "why": held["why"], "problem": False} for held in held_clients or []]
     return notes
 

@@ -43,3 +43,11 @@ def test_a_note_without_unit_applies_to_every_instance_of_the_host():
     table = [row for row in _fleet_report.rows(RESULTS, notes) if row["host"] == "vpn2"]
     assert [row["healthy"] for row in table] == [False]
     assert "vpn2" in _fleet_report.summary(_fleet_report.rows(RESULTS, notes))["unhealthy_hosts"]
+
+
+def test_a_unit_note_wins_over_the_host_wide_one():
+    notes = {"vpn1": [{"unit": "openvpn-server@a.service", "why": "rolled back", "problem": True},
+                      {"unit": None, "why": "not switched", "problem": True}]}
+    table = {row["instance"]: row for row in _fleet_report.rows(RESULTS, notes) if row["host"] == "vpn1"}
+    assert table["a"]["problems"] == ["rolled back"]
+    assert table["b"]["problems"] == ["not switched"]

@@ -241,7 +241,8 @@ def test_report_notes_say_what_the_rollout_did_and_only_failures_are_problems():
     build = rollout.report_notes({"phase": "build", "result": "failed", "reason": "compile error"}, [])
     assert build == [{"unit": None, "why": "not switched by enable_dco, the module build failed: compile error", "problem": True}]
     rolled = rollout.report_notes({"phase": "servers", "result": "failed", "reason": "gate", "units": ["a", "b"]}, [])
-    assert [(note["unit"], note["problem"]) for note in rolled] == [("a", True), ("b", True)]
+    assert [(note["unit"], note["problem"]) for note in rolled] == [("a", True), ("b", True), (None, True)]
+    assert rolled[2]["why"] == "not switched: enable_dco stopped on this host when its servers phase failed"
     assert rolled[0]["why"] == "rolled back to userspace by enable_dco: gate"
     halted = rollout.report_notes({"phase": "clients", "result": "held_back", "reason": "canary failed"}, [])
     assert halted == [{"unit": None, "why": "held back by enable_dco in the clients phase: canary failed", "problem": False}]
