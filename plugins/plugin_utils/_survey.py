@@ -37,9 +37,10 @@ _GATE_DELAY = dict(kind="int", default=5, minimum=1, maximum=600, required=True,
 _INSTALL_REQS = dict(kind="bool", default=True, required=True,
                      question="Install tunnel_info's requirements",
                      description="Install python3-pyroute2 and python3-cryptography on the hosts (apt).")
-_KMOD_SOURCE = dict(kind="str", default="ovpn-dco-v2-debian-0.0+git20231103", required=True,
-                    choices=("ovpn-dco-v2-debian-0.0+git20231103", "ovpn-dco-v2-debian-0.0+git20241121"),
-                    question="Module source", description="A pinned source of kmod/sources.yml, for the source and dkms methods.")
+_KMOD_SOURCE = dict(kind="str", default="auto", required=True,
+                    choices=("auto", "ovpn-dco-v2-debian-0.0+git20231103", "ovpn-dco-v2-debian-0.0+git20241121"),
+                    question="Module source",
+                    description="auto: the newest pinned source tested on the group's kernels; or one of kmod/sources.yml.")
 _KMOD_FLAVOUR = dict(kind="str", default="auto", required=True, choices=("auto", "ovpn-dco-v2", "ovpn"),
                      question="Module flavour", description="auto follows the installed OpenVPN: 2.6 needs ovpn-dco-v2, 2.7 needs ovpn.")
 _KMOD_METHOD = dict(kind="str", default="auto", required=True, choices=("auto", "inkernel", "package", "dkms", "source"),
