@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import yaml
@@ -43,12 +44,21 @@ def rendered_argvs():
 
 
 def fake_ping(tmp_path, argv):
-    """A process whose /proc cmdline is ``<dir>/ping ARGS`` as a ping's is, ended by SIGINT."""
+    """A process whose /proc cmdline holds ``<dir>/ping ARGS`` as a ping's does, ended by SIGINT.
+
+    Python, not sh: a shell started where SIGINT is ignored (anything run in the background of
+    a non-interactive shell, as CI jobs often are) cannot trap it, and would never end. The
+    process says when its handler is in place, so no signal arrives before it.
+    """
     script = tmp_path / "ping"
     if not script.exists():
-        script.write_text("#!/bin/sh\ntrap 'exit 0' INT\nwhile :; do sleep 0.05; done\n")
+        script.write_text("#!%s\nimport signal, sys, time\n"
+                          "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))\n"
+                          "print('ready', flush=True)\nwhile True:\n    time.sleep(0.05)\n" % sys.executable)
         script.chmod(0o755)
-    return subprocess.Popen([str(script)] + list(argv[1:]))
+    process = subprocess.Popen([str(script)] + list(argv[1:]), stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    return process
 
 
 def test_stopping_the_probes_stops_only_this_switchs_pings(tmp_path):
