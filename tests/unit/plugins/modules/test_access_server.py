@@ -137,12 +137,12 @@ def _sacli(*args):
 
 def test_start_runs_only_after_a_change(run_module, scripted, warnings):
     # The same converged host twice over: neither run may write the key or restart AS.
-    for _ in range(2):
-        case = next(c for c in _cases("cases-access_server.yaml") if c["id"] == "as_3_1_already_on")
+    case = next(c for c in _cases("cases-access_server.yaml") if c["id"] == "as_3_1_already_on")
+    for attempt in ("first run", "second run"):
         host, failed, result = _run(run_module, scripted, access_server.main, case)
-        assert not failed and result["changed"] is False
-        assert _sacli("start") not in host.ran
-        assert not any(argv[-1] == "ConfigPut" for argv in host.ran)
+        assert not failed and result["changed"] is False, attempt
+        assert _sacli("start") not in host.ran, attempt
+        assert not any(argv[-1] == "ConfigPut" for argv in host.ran), attempt
 
 
 def test_a_case_that_expects_no_restart_fails_when_the_module_restarts(run_module, scripted):
