@@ -29,6 +29,8 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
     METHOD_SOURCE,
     PERSIST_PATH,
     UNSUPPORTED,
+    choose_source,
+    kernel_series,
 )
 
 METHOD_ARTIFACT = "artifact"
@@ -114,31 +116,71 @@ def check_installed_module_path(path, kernel):
     return path
 
 
-def resolve_flavour_and_method(request, recommendation):
-    """Turn ``auto`` into the flavour and method host_info recommends, or explain why not."""
-    flavour = request["flavour"]
-    method = request["method"]
-    if flavour == "auto":
-        flavour = recommendation["flavour"]
-        if flavour is None:
+def decide(request, recommendation, kernels, packages):
+    """Flavour, method and source for this request on this host, and why: the one decision.
+
+    ``auto`` becomes what host_info recommends for the flavour (the kernel's own module where
+    it ships one); a build takes the source or package ``choose_source`` picks from the pinned
+    ``sources`` for ``kernels``. Returns ``{flavour, method, source, version, package, why,
+    warnings}`` with ``flavour`` a ``Flavour``; raises ``KmodError`` when nothing fits.
+    """
+    name = request["flavour"]
+    if name == "auto":
+        name = recommendation["flavour"]
+        if name is None:
             raise KmodError("choose a DCO kernel module: %s" % (
                 " ".join(recommendation["reasons"]) or "host_info recommends none; set flavour."))
+    flavour = FLAVOURS[name]
+    method = request["method"]
+    decision = {"flavour": flavour, "method": method, "source": None, "version": request.get("src_version"),
+                "package": request.get("package"), "why": None, "warnings": []}
     if method == "auto" and request.get("state") == "absent":
         # Removing takes away whatever this collection installed, by any method.
-        return FLAVOURS[flavour], None
-    if method == "auto":
-        if request.get("artifact"):
-            method = METHOD_ARTIFACT
-        elif request.get("src"):
-            method = METHOD_DKMS
-        elif recommendation["flavour"] == flavour and recommendation["method"]:
-            method = recommendation["method"]
-        else:
-            raise KmodError(
-                "choose a method for %s: host_info found no way on this host (%s); pass "
-                "method and, for dkms or source, src and src_sha256."
-                % (flavour, " ".join(recommendation["reasons"]) or "no recommendation"))
-    return FLAVOURS[flavour], method
+        return dict(decision, method=None, why="state absent removes what this collection installed, by any method")
+    sources = request.get("sources")
+    if request.get("artifact") and method in ("auto", METHOD_ARTIFACT):
+        return dict(decision, method=METHOD_ARTIFACT, why="a prebuilt artifact was given")
+    if method == METHOD_ARTIFACT:
+        return dict(decision, why="method artifact was asked for")
+    if request.get("src"):
+        method = METHOD_DKMS if method == "auto" else method
+        return dict(decision, method=method, why="src %s was given" % (request.get("src_version") or "(no version)"),
+                    warnings=_given_src_warnings(flavour, kernels, sources, request.get("src_version")))
+    if method == METHOD_INKERNEL or (method == "auto" and recommendation["flavour"] == flavour.name
+                                     and recommendation["method"] == METHOD_INKERNEL):
+        return dict(decision, method=METHOD_INKERNEL, why=(
+            "method inkernel was asked for" if method == METHOD_INKERNEL
+            else "kernel %s ships %s" % (kernels[0] if kernels else "", flavour.modprobe_name)))
+    choice = choose_source(flavour, kernels, sources, packages, method=method,
+                           source=request.get("source"), package=request.get("package"))
+    if choice["method"] is None:
+        raise KmodError("choose a method for %s: %s." % (flavour.name, choice["why"]))
+    if choice["method"] in (METHOD_SOURCE, METHOD_DKMS) and not choice["source"]:
+        raise KmodError("choose a source for %s: %s; pass sources (the table in kmod/sources.yml, as "
+                        "the kmod role does), or src and src_sha256." % (flavour.name, choice["why"]))
+    return dict(decision, **choice)
+
+
+def _given_src_warnings(flavour, kernels, sources, version):
+    """An operator's own src: warn when the pinned entry of that version is untested here."""
+    entries = [entry for entry in (sources or {}).values()
+               if isinstance(entry, dict) and entry.get("flavour") == flavour.name
+               and str(entry.get("version")) == str(version)]
+    if not entries:
+        return []
+    tested = {str(series) for entry in entries for series in entry.get("tested_kernels") or []}
+    return ["kernel %s: src_version %s is not known to build for %s (tested on %s); the build may fail."
+            % (kernel, version, kernel_series(kernel) or kernel, ", ".join(sorted(tested)) or "no kernel")
+            for kernel in kernels if kernel_series(kernel) not in tested]
+
+
+def fill_source(request, decision, sources):
+    """Point a source or dkms build without ``src`` at the pinned source the decision chose."""
+    if decision["method"] not in (METHOD_SOURCE, METHOD_DKMS) or request.get("src") or not decision["source"]:
+        return
+    entry = sources[decision["source"]]
+    request.update(src=entry["url"], src_sha256=entry["sha256"], src_version=entry["version"],
+                   src_format=entry.get("format", "tar"), src_subdir=entry.get("subdir"))
 
 
 def target_kernels(request, facts):

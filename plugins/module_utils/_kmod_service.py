@@ -12,35 +12,49 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import g
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     METHOD_ARTIFACT,
     RECORD_PATH,
+    SOURCE_KO,
     KmodError,
     check_host_can_load,
+    check_path_component,
     check_path_inputs,
     check_recommendation_allows,
     check_signing,
+    decide,
+    fill_source,
     plan_kmod,
     read_kmod_state,
-    resolve_flavour_and_method,
     target_kernels,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_runner import KmodRunner, sha256_of
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import METHOD_PACKAGE, recommend
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
+    METHOD_PACKAGE,
+    METHOD_SOURCE,
+    UNSUPPORTED,
+    recommend,
+)
 
 
 def manage_kmod(module):
     request = dict(module.params)
     probe = ModuleProbe(module)
     facts = gather_host_facts(probe)
-    recommendation = recommend(facts)
+    recommendation = recommend(facts, request.get("sources"))
+    kernels = target_kernels(request, facts)
+    if request.get("decide_only"):
+        return decide_only(module, request, facts, recommendation, kernels)
     if request["state"] == "present":
         check_host_can_load(recommendation, facts["kernel"]["modules_loadable"])
-    flavour, method = resolve_flavour_and_method(request, recommendation)
+    decision = decide(request, recommendation, kernels, facts.get("packages"))
+    flavour, method = decision["flavour"], decision["method"]
+    for warning in decision["warnings"]:
+        module.warn(warning)
     if request["state"] == "present":
         check_recommendation_allows(recommendation, method)
+    fill_source(request, decision, request.get("sources"))
     _complete_request(request, flavour, method, recommendation, module.check_mode)
     if request["state"] == "present":
         check_signing(facts, method, request)
-    kernels = target_kernels(request, facts)
     # Before the first read or change: these name directories, one of them removed recursively.
     check_path_inputs(request, flavour, kernels)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
@@ -69,6 +83,56 @@ def manage_kmod(module):
         runner.save_record(_saved_records(probe))
     result["loaded"] = os.path.exists("/sys/module/%s" % flavour.module)
     return result
+
+
+def decide_only(module, request, facts, recommendation, kernels):
+    """The decision alone, for a role that sequences it: nothing of the module is read or changed.
+
+    The kernel releases and the architecture are checked here because the kmod role joins them
+    into paths of its controller-side cache.
+    """
+    arch = facts["kernel"]["arch"]
+    for kernel in kernels:
+        check_path_component("kernels" if request.get("kernels") else "kernel release", kernel)
+    check_path_component("architecture", arch)
+    result = {"changed": False, "flavour": None, "method": None, "kernels": kernels, "steps": [],
+              "artifacts": [], "loaded": False}
+    # Skipped: what stands in the way is the host's, as tunnel_info sees it (the same call, without
+    # the table), so the rollout leaves exactly these hosts alone. Nothing to build from the table
+    # for a host that could run DCO is the operator's to fix, and fails below.
+    host = recommend(facts)
+    summary = {"status": recommendation["status"], "reasons": list(recommendation["reasons"]),
+               "skip": host["status"] == UNSUPPORTED, "flavour": None, "method": None,
+               "source": None, "version": None, "package": None, "why": None, "warnings": [],
+               "kernels": kernels, "arch": arch, "module_file": None, "build_key": None,
+               "summary": None}
+    if summary["skip"] or request["state"] != "present":
+        summary["reasons"] = list(host["reasons"])
+        summary["why"] = " ".join(host["reasons"]) or None
+        result["decision"] = summary
+        return result
+    decision = decide(request, recommendation, kernels, facts.get("packages"))
+    flavour = decision["flavour"]
+    for warning in decision["warnings"]:
+        module.warn(warning)
+    summary.update((key, decision[key]) for key in ("method", "source", "version", "package", "why", "warnings"))
+    summary.update(flavour=flavour.name, module_file=SOURCE_KO[flavour.name].rsplit("/", 1)[-1],
+                   summary=_summary(flavour, decision))
+    if decision["method"] == METHOD_SOURCE:
+        # Hosts that would build the same source for the same kernels on the same machine build once.
+        summary["build_key"] = "_".join([decision["source"], "+".join(kernels), arch])
+    result.update(flavour=flavour.name, method=decision["method"], decision=summary,
+                  loaded=facts["kernel_modules"][flavour.name]["loaded"])
+    return result
+
+
+def _summary(flavour, decision):
+    text = "%s by method %s" % (flavour.name, decision["method"])
+    if decision["method"] == METHOD_PACKAGE:
+        text += " (%s)" % decision["package"]
+    elif decision["source"]:
+        text += " from %s" % decision["version"]
+    return text
 
 
 def _complete_request(request, flavour, method, recommendation, check_mode=False):

@@ -5,10 +5,13 @@
 
 Pure: ``recommend`` takes the dict ``_host_facts.gather_host_facts`` returns and returns a
 recommendation; nothing here reads the host. The kmod module uses the same decision for
-``flavour: auto`` and ``method: auto``.
+``flavour: auto`` and ``method: auto``, and ``choose_source`` is the one rule, for both, of
+which pinned source or package a build uses.
 """
 
 from __future__ import annotations
+
+import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
     FIRST_DCO_RELEASE,
@@ -32,11 +35,16 @@ METHOD_SOURCE = "source"      # a pinned source tarball built with make
 PERSIST_PATH = "/etc/modules-load.d/ovpnfleet-dco.conf"
 
 
-def recommend(facts):
-    """Return ``{status, flavour, module, method, package, build, steps, reasons, notes}``."""
+def recommend(facts, sources=None):
+    """Return ``{status, flavour, module, method, package, source, why, build, steps, reasons, notes}``.
+
+    ``sources`` is the table of pinned sources (``ovpn_dco_sources`` of kmod/sources.yml);
+    None when the caller has none, and then no pinned source can be named.
+    """
     rec = {
         "status": UNSUPPORTED, "flavour": None, "module": None, "method": None,
-        "package": None, "build": None, "steps": [], "reasons": [], "notes": [],
+        "package": None, "source": None, "why": None, "build": None, "steps": [], "reasons": [],
+        "notes": [],
     }
     flavour = _flavour_or_reasons(facts["openvpn"], facts.get("packages"), rec["reasons"])
     if flavour is None:
@@ -66,7 +74,7 @@ def recommend(facts):
         _note_signing(facts, rec)
         return rec
 
-    _plan_build(facts, flavour, rec)
+    _plan_build(facts, flavour, rec, sources)
     return rec
 
 
@@ -133,8 +141,8 @@ def _cannot_load_reason(facts, flavour):
     return "%s, and %s is not loaded: %s." % (why, flavour.module, fix)
 
 
-def _plan_build(facts, flavour, rec):
-    """The module is not on the host: choose a package, DKMS or source build."""
+def _plan_build(facts, flavour, rec, sources):
+    """The module is not on the host: choose a pinned source or a package (``choose_source``)."""
     release = facts["kernel"]["release"]
     headers = facts["headers"]
     if flavour is OVPN and _kernel_ships_ovpn(facts):
@@ -150,11 +158,19 @@ def _plan_build(facts, flavour, rec):
             "(run 'apt-get update' first if the package lists are old)."
             % (flavour.name, release, offered))
         return
-    package = next((name for name in flavour.distro_packages
-                    if _candidate(facts.get("packages"), name)), None)
-    if package:
-        rec.update(method=METHOD_PACKAGE, package=package, build="dkms")
-        rec["steps"] = ["apt-get install %s" % package]
+    kernels = [release] + ([facts["pending_reboot_kernel"]] if facts.get("pending_reboot_kernel") else [])
+    choice = choose_source(flavour, kernels, sources, facts.get("packages"))
+    rec.update(why=choice["why"], source=choice["source"], package=choice["package"])
+    rec["notes"].extend(choice["warnings"])
+    if choice["method"] is None:
+        rec["reasons"].append(choice["why"])
+        return
+    if choice["method"] == METHOD_PACKAGE:
+        rec.update(method=METHOD_PACKAGE, build="dkms")
+        rec["steps"] = ["apt-get install %s" % choice["package"]]
+    elif choice["source"]:
+        rec.update(method=METHOD_SOURCE, build="make")
+        rec["steps"] = ["compile the pinned source %s once per build group" % choice["source"]]
     else:
         rec.update(method=METHOD_DKMS, build="dkms")
         rec["steps"] = ["register the pinned %s source with DKMS" % flavour.name]
@@ -165,6 +181,127 @@ def _plan_build(facts, flavour, rec):
     rec["status"] = ACTIONABLE
     _note_pending_kernel(facts, rec)
     _note_signing(facts, rec)
+
+
+def kernel_series(release):
+    """``6.12.118+deb13-amd64`` -> ``6.12``: what ``tested_kernels`` in kmod/sources.yml lists."""
+    match = re.match(r"(\d+)\.(\d+)", release or "")
+    return "%s.%s" % match.groups() if match else None
+
+
+def _version_key(version):
+    # 0.0+git20231103 < 0.0+git20241121 < 0.2.20250520: every number, in order.
+    return tuple(int(number) for number in re.findall(r"\d+", str(version)))
+
+
+def _untested(entry, kernels):
+    tested = {str(series) for series in entry.get("tested_kernels") or []}
+    return [kernel for kernel in kernels if kernel_series(kernel) not in tested]
+
+
+def _tested_text(entry):
+    return ", ".join(str(series) for series in entry.get("tested_kernels") or []) or "no kernel"
+
+
+def choose_source(flavour, kernels, sources, packages, method="auto", source=None, package=None):
+    """Which pinned source or distribution package builds ``flavour`` for ``kernels``, and why.
+
+    The rule: a ``source`` the operator named is used, with a warning for every kernel its
+    ``tested_kernels`` does not list. Else the newest pinned source of the flavour tested on
+    every kernel (major.minor of the release); else, when ``method`` is auto, the distribution's
+    package where apt offers it; else the newest pinned source anyway, with a warning that no
+    source is known to build there. ``sources`` None means the caller has no table: then only
+    the package, or a pinned source the caller picks later, can be named.
+
+    Returns ``{method, source, version, package, why, warnings}``; ``method`` is None (and
+    ``why`` says what to do) when nothing can build the flavour.
+    """
+    series = ", ".join(sorted({kernel_series(k) or k for k in kernels}, key=_version_key))
+    choice = {"method": None, "source": None, "version": None, "package": None, "why": None, "warnings": []}
+    offered = _offered_package(flavour, packages, package)
+    if method == METHOD_PACKAGE:
+        choice.update(method=METHOD_PACKAGE, package=package or (offered and offered[0]) or flavour.distro_packages[0],
+                      why="method package was asked for: the distribution's DKMS package builds on each host")
+        return choice
+    build_method = METHOD_SOURCE if method == "auto" else method
+    if source:
+        return _named_source(flavour, kernels, sources or {}, source, build_method, choice)
+    ours = sorted(((name, entry) for name, entry in (sources or {}).items()
+                   if isinstance(entry, dict) and entry.get("flavour") == flavour.name),
+                  key=lambda item: (_version_key(item[1].get("version")), item[0]), reverse=True)
+    tested = next(((name, entry) for name, entry in ours if not _untested(entry, kernels)), None)
+    if tested:
+        name, entry = tested
+        return dict(choice, method=build_method, source=name, version=entry.get("version"), why=(
+            "%s is the newest pinned %s source tested on %s (tested on %s)"
+            % (name, flavour.name, series, _tested_text(entry))))
+    if method == "auto" and offered:
+        considered = ("no pinned %s source is tested on %s" % (flavour.name, series) if sources is not None
+                      else "no table of pinned sources was given")
+        choice.update(method=METHOD_PACKAGE, package=offered[0], why=(
+            "%s, and apt offers %s %s, which DKMS builds on each host" % (considered, offered[0], offered[1])))
+        choice["warnings"] = _package_untested(flavour, kernels, ours, offered)
+        return choice
+    no_package = "" if method != "auto" else " and apt offers no %s" % "/".join(flavour.distro_packages)
+    if ours:
+        name, entry = ours[0]
+        choice.update(method=build_method, source=name, version=entry.get("version"), why=(
+            "no pinned %s source is tested on %s%s: trying the newest, %s (tested on %s)"
+            % (flavour.name, series, no_package, name, _tested_text(entry))))
+        choice["warnings"] = [
+            "kernel %s: no pinned %s source is known to build for %s%s, so %s may fail to compile; "
+            "pin a source tested on %s in kmod/sources.yml or boot a kernel one is tested on."
+            % (kernel, flavour.name, kernel_series(kernel) or kernel, no_package, name,
+               kernel_series(kernel) or kernel)
+            for kernel in _untested(entry, kernels)]
+        return choice
+    if sources is None and method == "auto":
+        # host_info without the table: the kmod role brings kmod/sources.yml and picks there.
+        return dict(choice, method=METHOD_DKMS, why=(
+            "apt offers no %s: build from a pinned %s source (the kmod role picks the newest one "
+            "tested on %s from kmod/sources.yml)" % (flavour.distro_packages[0], flavour.name, series)))
+    return dict(choice, why=(
+        "kmod/sources.yml pins no %s source%s: pin one, %s"
+        % (flavour.name, no_package, "or boot a kernel >= 6.16, which ships ovpn" if flavour is OVPN
+           else "or make the distribution's %s installable" % flavour.distro_packages[0])))
+
+
+def _offered_package(flavour, packages, package):
+    """``(name, candidate)`` of the flavour's distribution package apt can install, or None."""
+    for name in ([package] if package else []) + list(flavour.distro_packages):
+        candidate = _candidate(packages, name)
+        if candidate:
+            return name, candidate
+    return None
+
+
+def _named_source(flavour, kernels, sources, name, build_method, choice):
+    entry = sources.get(name)
+    if not isinstance(entry, dict):
+        return dict(choice, why="kmod_source %s is not in kmod/sources.yml: pick one of %s, or auto"
+                    % (name, ", ".join(sorted(sources)) or "its entries"))
+    if entry.get("flavour") != flavour.name:
+        return dict(choice, why=(
+            "kmod_source %s builds %s, and this host needs %s: pick a source of that flavour, or auto"
+            % (name, entry.get("flavour"), flavour.name)))
+    choice.update(method=build_method, source=name, version=entry.get("version"),
+                  why="kmod_source %s was set by the operator" % name)
+    choice["warnings"] = [
+        "kernel %s: kmod_source %s is not known to build for %s (tested on %s); the build may fail."
+        % (kernel, name, kernel_series(kernel) or kernel, _tested_text(entry))
+        for kernel in _untested(entry, kernels)]
+    return choice
+
+
+def _package_untested(flavour, kernels, ours, offered):
+    """The package carries the tree of a pinned source whose tests do not cover the kernels."""
+    upstream = offered[1].rsplit("-", 1)[0]
+    for name, entry in ours:
+        if str(entry.get("version")) == upstream:
+            return ["kernel %s: %s %s carries %s %s, which is tested on %s only; its DKMS build may fail."
+                    % (kernel, offered[0], offered[1], flavour.name, upstream, _tested_text(entry))
+                    for kernel in _untested(entry, kernels)]
+    return []
 
 
 def _kernel_ships_ovpn(facts):

@@ -33,6 +33,14 @@ options:
         directories) or by absolute path.
     type: str
     default: openvpn
+  sources:
+    description:
+      - The pinned sources, as the C(ovpn_dco_sources) table of the collection's
+        C(kmod/sources.yml). With it the recommendation for a module that must be built names
+        the source M(ovpnfleet.dco.kmod) would build (the newest one tested on the host's
+        kernels), as the kmod role decides; without it, only the distribution's package can be
+        named.
+    type: dict
 requirements:
   - Linux. C(modinfo), C(dkms), C(apt-cache) and C(mokutil) are used when present; their absence
     is reported, not an error.
@@ -291,7 +299,10 @@ recommendation:
       returned: always
       sample: ovpn_dco_v2
     method:
-      description: How the module gets there, V(inkernel), V(package), V(dkms) or V(source); V(null) when unsupported.
+      description:
+        - How the module gets there, V(inkernel), V(package), V(dkms) or V(source); V(null) when unsupported.
+        - For a module to build, V(source) (a pinned source of O(sources) tested on the host's
+          kernels) comes before V(package) (the distribution's package, where apt offers it).
       type: str
       returned: always
       sample: package
@@ -300,8 +311,18 @@ recommendation:
       type: str
       returned: always
       sample: openvpn-dco-dkms
+    source:
+      description: The pinned source (a name in O(sources)) for method V(source), else V(null).
+      type: str
+      returned: always
+      sample: ovpn-dco-v2-debian-0.0+git20241121
+    why:
+      description: Why this method and source or package, for a module that must be built; else V(null).
+      type: str
+      returned: always
+      sample: no table of pinned sources was given, and apt offers openvpn-dco-dkms 0.0+git20231103-1~deb12u1, which DKMS builds on each host
     build:
-      description: How the module is compiled (V(dkms)), V(null) when nothing is compiled.
+      description: How the module is compiled (V(dkms), or V(make) for a pinned source), V(null) when nothing is compiled.
       type: str
       returned: always
       sample: dkms
@@ -334,11 +355,11 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import re
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(openvpn_binary=dict(type="str", default="openvpn")),
+        argument_spec=dict(openvpn_binary=dict(type="str", default="openvpn"), sources=dict(type="dict")),
         supports_check_mode=True,
     )
     facts = gather_host_facts(ModuleProbe(module), module.params["openvpn_binary"])
-    facts["recommendation"] = recommend(facts)
+    facts["recommendation"] = recommend(facts, module.params["sources"])
     module.exit_json(changed=False, **facts)
 
 

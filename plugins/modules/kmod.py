@@ -56,11 +56,38 @@ options:
       - V(dkms) registers O(src) with DKMS, which rebuilds it for new kernels.
       - V(source) compiles O(src) with C(make) against each kernel's build directory.
       - V(artifact) installs a prebuilt O(artifact) whose vermagic matches the kernel.
-      - V(auto) takes V(artifact) when O(artifact) is set, V(dkms) when O(src) is set, else what
-        M(ovpnfleet.dco.host_info) recommends.
+      - V(auto) takes V(artifact) when O(artifact) is set, V(dkms) when O(src) is set, V(inkernel)
+        when the kernel ships the module, else the newest pinned source of O(sources) tested on
+        every target kernel (method V(source)), else the distribution's package where apt offers
+        it, else the newest pinned source with a warning that no source is known to build there.
+      - V(source) and V(dkms) without O(src) take the pinned source chosen the same way from
+        O(sources).
     type: str
     choices: [auto, inkernel, package, dkms, source, artifact]
     default: auto
+  sources:
+    description:
+      - The pinned sources, as the C(ovpn_dco_sources) table of the collection's
+        C(kmod/sources.yml) (name to C(flavour), C(version), C(url), C(sha256), C(format),
+        C(subdir), C(tested_kernels)); the M(ovpnfleet.dco.kmod) role passes it.
+      - A kernel matches C(tested_kernels) by the major.minor of its release (C(6.12) for
+        C(6.12.118+deb13-amd64)).
+    type: dict
+  source:
+    description:
+      - Name of the entry of O(sources) to build, instead of the one chosen by the rule of
+        O(method). It is used even where its C(tested_kernels) do not list a target kernel,
+        with a warning.
+    type: str
+  decide_only:
+    description:
+      - Only decide (flavour, method, source or package, why, warnings, build group) and return
+        it in RV(decision); nothing of the module is read or changed, and a host that cannot run
+        DCO is reported there instead of failing. The kmod role's preflight asks this.
+      - The kernel releases and the architecture are checked against the rule of O(src_version),
+        since the role joins them into controller paths.
+    type: bool
+    default: false
   src:
     description:
       - Source archive on the host (a path) or a URL, for O(method=dkms) and O(method=source).
@@ -158,6 +185,13 @@ EXAMPLES = r"""
     src_sha256: 8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6
   become: true
 
+- name: Ask which module, method and pinned source each host would get, and why
+  ovpnfleet.dco.kmod:
+    decide_only: true
+    # The table of the collection's kmod/sources.yml, loaded with ansible.builtin.include_vars.
+    sources: "{{ ovpn_dco_sources }}"
+  register: kmod_decision
+
 - name: Install a module built once on another host with the same kernel
   ovpnfleet.dco.kmod:
     flavour: ovpn-dco-v2
@@ -213,6 +247,89 @@ loaded:
   returned: always
   type: bool
   sample: true
+decision:
+  description: What O(decide_only) decided, for a role or playbook to sequence and print.
+  returned: when O(decide_only=true)
+  type: dict
+  contains:
+    status:
+      description: The host's readiness, as M(ovpnfleet.dco.host_info) says it (V(ready), V(actionable), V(unsupported)).
+      type: str
+      returned: always
+      sample: actionable
+    reasons:
+      description: Why the host cannot run DCO, each with what to do.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    skip:
+      description: True when the host cannot run DCO; nothing else was decided.
+      type: bool
+      returned: always
+      sample: false
+    flavour:
+      description: The flavour, V(null) when skipped.
+      type: str
+      returned: always
+      sample: ovpn-dco-v2
+    method:
+      description: V(inkernel), V(package), V(source), V(dkms) or V(artifact); V(null) when skipped.
+      type: str
+      returned: always
+      sample: source
+    source:
+      description: The name of the pinned source to build (in O(sources)), or V(null).
+      type: str
+      returned: always
+      sample: ovpn-dco-v2-debian-0.0+git20241121
+    version:
+      description: Its version, or V(null).
+      type: str
+      returned: always
+      sample: 0.0+git20241121
+    package:
+      description: The distribution package for method V(package), or V(null).
+      type: str
+      returned: always
+      sample: openvpn-dco-dkms
+    why:
+      description: Why this method and source (or why nothing).
+      type: str
+      returned: always
+      sample: ovpn-dco-v2-debian-0.0+git20241121 is the newest pinned ovpn-dco-v2 source tested on 6.12 (tested on 6.1, 6.12)
+    warnings:
+      description: What may fail later (a build no pinned source is known to succeed at), also given as module warnings.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    kernels:
+      description: The target kernel releases, running one first, checked as path names.
+      type: list
+      elements: str
+      returned: always
+      sample: [6.12.118+deb13-amd64]
+    arch:
+      description: The machine architecture, checked as a path name.
+      type: str
+      returned: always
+      sample: x86_64
+    module_file:
+      description: The file name of the built module, or V(null) when skipped.
+      type: str
+      returned: always
+      sample: ovpn-dco-v2.ko
+    build_key:
+      description: Hosts with the same key build once between them (method V(source)); V(null) otherwise.
+      type: str
+      returned: always
+      sample: ovpn-dco-v2-debian-0.0+git20241121_6.12.118+deb13-amd64_x86_64
+    summary:
+      description: One line for a plan, V(null) when skipped.
+      type: str
+      returned: always
+      sample: ovpn-dco-v2 by method source from 0.0+git20241121
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -225,6 +342,9 @@ ARGUMENT_SPEC = dict(
     flavour=dict(type="str", choices=["auto", "ovpn-dco-v2", "ovpn"], default="auto"),
     method=dict(type="str", choices=["auto", "inkernel", "package", "dkms", "source", "artifact"],
                 default="auto"),
+    sources=dict(type="dict"),
+    source=dict(type="str"),
+    decide_only=dict(type="bool", default=False),
     src=dict(type="str"),
     src_sha256=dict(type="str"),
     src_version=dict(type="str"),
@@ -248,8 +368,9 @@ def main():
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         required_together=[("src", "src_sha256"), ("signing_key", "signing_cert")],
-        required_if=[("method", "dkms", ("src",)), ("method", "source", ("src",)),
+        required_if=[("method", "dkms", ("src", "sources"), True), ("method", "source", ("src", "sources"), True),
                      ("method", "artifact", ("artifact",))],
+        required_by={"source": ("sources",)},
     )
     try:
         result = manage_kmod(module)

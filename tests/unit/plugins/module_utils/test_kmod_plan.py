@@ -16,7 +16,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     check_signing,
     persist_content,
     plan_kmod,
-    resolve_flavour_and_method,
+    decide,
     target_kernels,
     vermagic_release,
 )
@@ -169,6 +169,11 @@ def test_block_file_blacklists_the_other_flavour_only():
     assert "blacklist ovpn_dco_v2" not in block_content(OVPN_DCO_V2)
 
 
+def resolve(req, rec, kernels=(K1,), packages=None):
+    decision = decide(req, rec, list(kernels), packages)
+    return decision["flavour"], decision["method"]
+
+
 @pytest.mark.parametrize("req, rec, expected", [
     (request(flavour="auto", method="auto", src=None), {"flavour": "ovpn", "method": "inkernel", "reasons": []},
      ("ovpn", "inkernel")),
@@ -178,7 +183,7 @@ def test_block_file_blacklists_the_other_flavour_only():
      {"flavour": None, "method": None, "reasons": ["x"]}, ("ovpn-dco-v2", "artifact")),
 ])
 def test_resolve_auto(req, rec, expected):
-    flavour, method = resolve_flavour_and_method(req, rec)
+    flavour, method = resolve(req, rec)
     assert (flavour.name, method) == expected
 
 
@@ -186,16 +191,17 @@ def test_resolve_auto_without_a_way_says_why():
     rec = {"flavour": None, "method": None,
            "reasons": ["OpenVPN 2.5.1 has no data channel offload: upgrade OpenVPN to 2.6.2 or newer."]}
     with pytest.raises(KmodError, match="upgrade OpenVPN to 2.6.2"):
-        resolve_flavour_and_method(request(flavour="auto", method="auto", src=None), rec)
+        resolve(request(flavour="auto", method="auto", src=None), rec)
 
 
 def test_removing_the_other_flavour_needs_no_method():
     # A host moved to the in-tree ovpn: host_info recommends ovpn, and ovpn-dco-v2 goes away.
     rec = {"flavour": "ovpn", "method": "inkernel", "reasons": []}
-    flavour, method = resolve_flavour_and_method(request(state="absent", method="auto", src=None), rec)
+    flavour, method = resolve(request(state="absent", method="auto", src=None), rec)
     assert (flavour.name, method) == ("ovpn-dco-v2", None)
-    with pytest.raises(KmodError, match="choose a method for ovpn-dco-v2"):
-        resolve_flavour_and_method(request(method="auto", src=None), rec)
+    # Without the table of pinned sources or a package, nothing says what to build.
+    with pytest.raises(KmodError, match="choose a source for ovpn-dco-v2: apt offers no openvpn-dco-dkms"):
+        resolve(request(method="auto", src=None), rec)
 
 
 def test_target_kernels_adds_the_pending_one():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import yaml
 
 from ansible_collections.ovpnfleet.dco.plugins.modules import host_info
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
@@ -41,6 +42,19 @@ EXPECTED = {
         "recommendation.package": "openvpn-dco-dkms",
         "recommendation.build": "dkms",
     },
+    # Constructed, not recorded (see its note): what host_info says without the table of sources.
+    "debian13-stock-constructed": {
+        "kernel.release": "6.12.118+deb13-amd64",
+        "openvpn.version": "2.6.14",
+        "kernel_modules.ovpn.filename": None,
+        "kernel_modules.ovpn-dco-v2.filename": None,
+        "recommendation.status": "actionable",
+        "recommendation.flavour": "ovpn-dco-v2",
+        "recommendation.method": "package",
+        "recommendation.package": "openvpn-dco-dkms",
+        "recommendation.source": None,
+        "recommendation.build": "dkms",
+    },
     "debian13-bpo-fresh": {
         "kernel.release": "7.3.4+deb13-amd64",
         "openvpn.version": "2.7.8",
@@ -63,10 +77,10 @@ def dig(result, dotted):
     return result
 
 
-def replay(run_module, monkeypatch, name, check_mode=False):
+def replay(run_module, monkeypatch, name, check_mode=False, args=None):
     probe = ReplayProbe(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"])
     monkeypatch.setattr(host_info, "ModuleProbe", lambda module: probe)
-    return run_module(host_info.main, check_mode=check_mode)
+    return run_module(host_info.main, args, check_mode=check_mode)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -89,3 +103,24 @@ def test_build_machine_says_modules_cannot_be_loaded(run_module, monkeypatch):
     (reason,) = result["recommendation"]["reasons"]
     assert "CONFIG_MODULES is not set" in reason
     assert "OpenVPN is not installed" in result["recommendation"]["notes"][0]
+
+
+SOURCES_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "kmod", "sources.yml")
+
+
+@pytest.mark.parametrize("name, method, source", [
+    ("debian12-fresh", "source", "ovpn-dco-v2-debian-0.0+git20241121"),
+    ("debian13-stock-constructed", "source", "ovpn-dco-v2-debian-0.0+git20241121"),
+    ("debian13-bpo-fresh", "inkernel", None),
+])
+def test_with_the_pinned_sources_it_recommends_what_the_kmod_role_builds(run_module, monkeypatch, name, method, source):
+    # One decision: the same source the kmod module's decide_only picks (test_kmod_decide.py).
+    with open(SOURCES_FILE) as handle:
+        sources = yaml.safe_load(handle)["ovpn_dco_sources"]
+    failed, result = replay(run_module, monkeypatch, name, args={"sources": sources})
+    assert not failed, result
+    rec = result["recommendation"]
+    assert (rec["status"], rec["method"], rec["source"]) == ("actionable", method, source)
+    if source:
+        assert rec["why"].startswith("%s is the newest pinned ovpn-dco-v2 source tested on " % source)
+        assert rec["build"] == "make"

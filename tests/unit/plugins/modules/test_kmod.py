@@ -34,7 +34,7 @@ def test_kernel_without_module_support_is_refused_with_the_reason(run_module, mo
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"method": "dkms"}, "method is dkms but all of the following are missing: src"),
+    ({"method": "dkms"}, "method is dkms but any of the following are missing: src, sources"),
     ({"method": "artifact"}, "method is artifact but all of the following are missing: artifact"),
     ({"src": "/tmp/x.tar.gz"}, "parameters are required together: src, src_sha256"),
     ({"signing_key": "/k"}, "parameters are required together: signing_key, signing_cert"),
