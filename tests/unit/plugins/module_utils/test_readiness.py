@@ -11,7 +11,12 @@ import os
 import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import recommend
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
+    choose_source,
+    kernel_series,
+    recommend,
+)
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info")
@@ -115,3 +120,50 @@ def test_container_gets_the_container_fix(debian12):
     rec = recommend(facts)
     assert rec["status"] == "unsupported"
     assert "load ovpn_dco_v2 on the container's host" in rec["reasons"][0]
+
+
+# choose_source: the one rule for which pinned source or package a build uses.
+
+TABLE = {
+    "old": {"flavour": "ovpn-dco-v2", "version": "0.0+git20231103", "tested_kernels": ["6.1"]},
+    "new": {"flavour": "ovpn-dco-v2", "version": "0.0+git20241121", "tested_kernels": ["6.1", "6.12"]},
+    "other": {"flavour": "ovpn", "version": "9.9", "tested_kernels": ["6.12", "7.3"]},
+}
+OFFERED = {"packages": {"openvpn-dco-dkms": {"installed": None, "candidate": "0.0+git20241121-1+deb13u1"}}}
+
+
+@pytest.mark.parametrize("release, series", [
+    ("6.1.0-56-amd64", "6.1"), ("6.12.118+deb13-amd64", "6.12"), ("7.3.4+deb13-amd64", "7.3"), ("weird", None),
+])
+def test_kernel_series(release, series):
+    assert kernel_series(release) == series
+
+
+@pytest.mark.parametrize("kernels, packages, expected", [
+    (["6.1.0-56-amd64"], OFFERED, ("source", "new", None)),
+    (["6.12.118+deb13-amd64"], None, ("source", "new", None)),
+    # The group needs a source tested on every kernel: the pending 7.3 one has none.
+    (["6.12.118+deb13-amd64", "7.3.4+deb13-amd64"], OFFERED, ("package", None, "openvpn-dco-dkms")),
+    (["7.3.4+deb13-amd64"], None, ("source", "new", None)),
+])
+def test_choose_source_rule(kernels, packages, expected):
+    choice = choose_source(OVPN_DCO_V2, kernels, TABLE, packages)
+    assert (choice["method"], choice["source"], choice["package"]) == expected
+    assert choice["why"]
+
+
+def test_without_a_table_the_package_comes_first_and_nothing_is_warned(debian12):
+    rec = recommend(debian12)
+    assert (rec["method"], rec["package"], rec["source"]) == ("package", "openvpn-dco-dkms", None)
+    assert rec["why"].startswith("no table of pinned sources was given, and apt offers openvpn-dco-dkms")
+
+
+def test_with_the_table_a_tested_source_comes_before_the_package(debian12):
+    rec = recommend(debian12, TABLE)
+    assert (rec["status"], rec["method"], rec["source"], rec["build"]) == ("actionable", "source", "new", "make")
+    assert rec["steps"][1] == "compile the pinned source new once per build group"
+
+
+def test_explicit_dkms_method_takes_the_tested_source_not_the_package():
+    choice = choose_source(OVPN_DCO_V2, ["6.12.1"], TABLE, OFFERED, method="dkms")
+    assert (choice["method"], choice["source"]) == ("dkms", "new")
