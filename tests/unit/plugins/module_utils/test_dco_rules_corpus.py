@@ -55,6 +55,7 @@ def _scoped(name):
 def _series(labels):
     return {tuple(RUNS[label]["openvpn_version"].split(".")[:2]) for label in labels}
 
+
 # Notes openvpn logs when it keeps DCO with options that then behave differently; only runs
 # with the kernel module loaded get that far.
 BEHAVIOUR_NOTES = ("Note: --client-to-client has no effect", "Note: ignoring --dev-node",

@@ -86,8 +86,7 @@ def test_present_artifact_is_hashed(tmp_path):
     ({"src_version": "1.0", "kernels": ["6.1.0-56-amd64", "../../../etc"]}, "kernels"),
     ({"src_version": "1.0", "src_subdir": "../../etc"}, "src_subdir"),
 ])
-def test_value_that_would_become_a_path_elsewhere_fails_before_anything_is_read(run_module, monkeypatch,
-                                                                                 args, param):
+def test_value_that_would_become_a_path_elsewhere_fails_before_anything_is_read(run_module, monkeypatch, args, param):
     base = {"flavour": "ovpn-dco-v2", "method": "dkms", "src": "/var/tmp/x.deb", "src_sha256": SHA}
     failed, result = replay(run_module, monkeypatch, "debian12-fresh", dict(base, **args))
     assert failed
