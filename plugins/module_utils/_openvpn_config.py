@@ -33,7 +33,7 @@ openvpn knows it, the option; the content of every inline block but the public o
 lines after a malformed opening tag of a secret block (``<key >``, ``< key>``), which openvpn
 reads as options. Files are read only when they are regular files, at most ``MAX_FILE_BYTES``
 each and ``MAX_TOTAL_BYTES`` with their includes; bytes that are not UTF-8 are kept
-(surrogateescape) so a fixer writes them back unchanged, and returned as ``\\xNN`` escapes.
+(surrogateescape) so the model round-trips them, and returned as ``\\xNN`` escapes.
 """
 
 from __future__ import annotations
@@ -72,9 +72,12 @@ PUBLIC_INLINE = frozenset(["ca", "cert", "extra-certs", "dh", "crl-verify", "ver
 SECRET_ARGS = frozenset(["auth-token"])
 REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
-# A line that looks like an opening or closing tag, however spaced or quoted.
-_TAG_OPEN = re.compile(r"""^[\s"']*<[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
-_TAG_CLOSE = re.compile(r"""^[\s"']*<[\s"']*/[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
+# A line that looks like an opening or closing tag, however spaced, quoted or dashed.
+_TAG_OPEN = re.compile(r"""^[\s"'-]*<[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
+_TAG_CLOSE = re.compile(r"""^[\s"'-]*<[\s"']*/[\s"']*([A-Za-z0-9][A-Za-z0-9_-]*)""")
+# Signs that a public block holds more than certificates: a key pasted into <cert>, or a
+# block that never closed and swallowed a key block.
+_NOT_PUBLIC = re.compile(r"PRIVATE KEY|Static key|^[\s\"'-]*<", re.MULTILINE)
 
 # Options a Linux openvpn accepts in a config file and how many parameters each takes after
 # its name: "N", "LO-HI", "LO+" (no upper bound) or a list of counts. Read from add_option() in
@@ -260,7 +263,9 @@ class Directive:
         <connection> (whose options are its children, each judged on its own)."""
         if self.malformed:
             return True
-        return self.inline and self.name not in PUBLIC_INLINE and self.name != "connection"
+        if not self.inline or self.name == "connection":
+            return False
+        return self.name not in PUBLIC_INLINE or bool(_NOT_PUBLIC.search("".join(self.args)))
 
     @property
     def known(self):
