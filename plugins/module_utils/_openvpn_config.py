@@ -447,14 +447,14 @@ def _read_file(path):
     try:
         fd = os.open(path, flags)
     except (OSError, ValueError) as exc:
-        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=safe_text(path))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "not a file")
             raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: it is %s, not a regular file; give the path of the "
-                "config file itself" % (path, kind)), path=path)
+                "config file itself" % (path, kind)), path=safe_text(path))
         chunks, size = [], 0
         while size <= MAX_FILE_BYTES:
             chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
@@ -463,7 +463,7 @@ def _read_file(path):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=safe_text(path))
     finally:
         os.close(fd)
     if size > MAX_FILE_BYTES:
@@ -479,7 +479,7 @@ def _too_large(path):
     return ConfigParseError(safe_text(
         "read OpenVPN config %s: it is larger than %d bytes (1 MiB), the most this module reads "
         "of one file; is it a config? (openvpn configs are a few KiB, with inline CRLs a few "
-        "hundred)" % (path, MAX_FILE_BYTES)), path=path)
+        "hundred)" % (path, MAX_FILE_BYTES)), path=safe_text(path))
 
 
 class _Reader:
@@ -504,38 +504,48 @@ class _Reader:
             raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: the include at %s is a relative path and no directory "
                 "to resolve it is known; set cwd to the directory openvpn runs in (its --cd) or "
-                "use an absolute path" % (path, where)), path=included_at[0], line=included_at[1])
+                "use an absolute path" % (path, where)), path=safe_text(included_at[0]), line=included_at[1])
         try:
             full = os.path.normpath(os.path.join(self.cwd or os.sep, path))
             real = os.path.realpath(full)
         except (OSError, ValueError) as exc:
             raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))),
-                                   path=included_at[0] if included_at else path,
+                                   path=safe_text(included_at[0] if included_at else path),
                                    line=included_at[1] if included_at else None)
         if real in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(real):] + [real])
             raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: include loop %s (openvpn stops with 'Maximum recursive "
                 "include levels exceeded'); remove the config line at %s" % (full, chain, where or full)),
-                path=included_at[0] if included_at else full,
+                path=safe_text(included_at[0] if included_at else full),
                 line=included_at[1] if included_at else None)
         if level > MAX_INCLUDE_LEVELS:
             raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: more than %d nested config includes, which openvpn "
                 "refuses ('Maximum recursive include levels exceeded')" % (full, MAX_INCLUDE_LEVELS)),
-                path=included_at[0] if included_at else full,
+                path=safe_text(included_at[0] if included_at else full),
                 line=included_at[1] if included_at else None)
         try:
             text = self.read(full)
+            self.charge(text, full)
         except (OSError, ValueError) as exc:
-            raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (full, _reason(exc))), path=full)
-        self.charge(text, full)
+            raise self._refused("read OpenVPN config %s: %s" % (full, _reason(exc)), full, included_at) from None
+        except ConfigParseError as error:
+            raise self._refused(str(error), full, included_at) from None
         self.config.files.append(full)
         self.stack.append(real)
         try:
             self.parse_text(text, full, level)
         finally:
             self.stack.pop()
+
+    @staticmethod
+    def _refused(msg, full, included_at):
+        """The error of a file that cannot be read, placed at the config line that included it."""
+        if included_at is None:
+            return ConfigParseError(safe_text(msg), path=safe_text(full))
+        return ConfigParseError(safe_text("%s (the config line at %s:%d)" % ((msg,) + tuple(included_at))),
+                                path=safe_text(included_at[0]), line=included_at[1])
 
     def charge(self, text, name):
         size = _byte_len(text)
@@ -546,7 +556,7 @@ class _Reader:
             raise ConfigParseError(safe_text(
                 "read OpenVPN config %s: the config and its includes are larger than %d bytes "
                 "(4 MiB) in all, the most this module reads; look for a config line that "
-                "includes a file again and again" % (name, MAX_TOTAL_BYTES)), path=name)
+                "includes a file again and again" % (name, MAX_TOTAL_BYTES)), path=safe_text(name))
 
     def parse_text(self, text, name, level):
         lines = _split_lines(text)
@@ -704,7 +714,7 @@ def parse_file(path, cwd=None, read=_read_file):
     try:
         path = os.path.abspath(path)
     except (OSError, ValueError) as exc:
-        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=path)
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=safe_text(path))
     config = ParsedConfig(path)
     reader = _Reader(config, cwd or os.path.dirname(path), read)
     reader.read_file(path, 1)

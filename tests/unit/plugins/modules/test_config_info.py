@@ -197,7 +197,8 @@ def test_an_include_of_a_device_is_refused_too(run_module, monkeypatch, tmp_path
     failed, result = run(run_module, monkeypatch, {"path": str(path), "openvpn_version": "2.6"})
     assert failed
     assert result["msg"] == ("read OpenVPN config /dev/zero: it is a character device, not a regular "
-                             "file; give the path of the config file itself")
+                             "file; give the path of the config file itself (the config line at %s:2)" % path)
+    assert (result["path"], result["line"]) == (str(path), 2)
 
 
 def test_files_larger_than_the_limit_are_refused(run_module, monkeypatch, tmp_path):
@@ -236,3 +237,15 @@ def test_relative_include_in_content_needs_cwd(run_module, monkeypatch, tmp_path
                                                    "openvpn_version": "2.6"})
     assert not failed, result
     assert result["files"] == [str(tmp_path / "common.inc")]
+
+
+def test_failure_on_a_non_utf8_include_name_is_valid_utf8(run_module, monkeypatch, tmp_path):
+    path = tmp_path / "client.conf"
+    path.write_bytes(b"client\ndev tun\nconfig caf\xe9.inc\n")
+    failed, result = run(run_module, monkeypatch, {"path": str(path), "openvpn_version": "2.6"})
+    assert failed
+    for text in strings(result):
+        text.encode("utf-8")
+    assert result["msg"] == "read OpenVPN config %s: No such file or directory (the config line at %s:3)" % (
+        tmp_path / "caf\\xe9.inc", path)
+    assert (result["path"], result["line"]) == (str(path), 3)
