@@ -62,7 +62,7 @@ notes:
     public ones (C(ca), C(cert), C(extra-certs), C(dh), C(crl-verify), C(verify-hash),
     C(peer-fingerprint)) is replaced by C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER), as are the
     lines after a malformed opening tag of a key block such as C(<key >).
-  - Bytes that are not UTF-8 (a Latin-1 C(setenv) value) are returned as backslash escapes:
+  - Bytes that are not UTF-8 (a Latin-1 C(setenv) value) are returned as backslash escapes, so
     the byte 0xE9 becomes the four characters C(\xe9).
   - OpenVPN prints only the first reason it finds. RV(blockers) lists all of them; fixing the
     first shows the next.
