@@ -291,7 +291,7 @@ def test_includes_inside_connection_blocks_are_not_followed():
 @pytest.mark.parametrize("make,kind", [
     (lambda tmp: os.mkfifo(str(tmp / "p")) or str(tmp / "p"), "a named pipe"),
     (lambda tmp: "/dev/null", "a character device"),
-    (lambda tmp: str(tmp), "a directory"),
+    (str, "a directory"),
 ])
 def test_only_regular_files_are_read(tmp_path, make, kind):
     path = make(tmp_path)
@@ -332,7 +332,7 @@ def test_parse_and_lint_time_grows_linearly():
     small = large = float("inf")
     gc.disable()
     try:
-        for _ in range(5):
+        for _round in range(5):
             small = min(small, _seconds(small_text))
             large = min(large, _seconds(large_text))
     finally:

@@ -105,7 +105,7 @@ def junk_line():
 def config(draw, tokens):
     """Lines of a config; secret blocks get tokens from ``tokens`` (a list it fills)."""
     lines = []
-    for _ in range(draw(st.integers(0, 14))):
+    for _line in range(draw(st.integers(0, 14))):
         kind = draw(st.sampled_from(("option", "option", "comment", "blank", "secret", "public",
                                      "junk", "include", "cd", "long", "unknown")))
         if kind == "option":
