@@ -16,8 +16,15 @@ from tests.lab import state as lab_state
 from tests.lab.common import LabError, in_parallel, log, ssh_argv, wait_for_ssh
 from tests.lab.state import RUN_DIR, STATE_DIR
 
-VM_PLATFORMS = ("debian12", "debian13-bpo")
-LAN_NUMBER_BASE = {"debian12": 0, "debian13-bpo": 10}  # debian12-2 is 192.0.2.12, ...-bpo-1 .21
+# VM platforms: the image each boots, its LAN numbers (debian12-2 is 192.0.2.12, debian13-bpo-1
+# .21) and what its kernel command line adds. debian12-sig enforces module signatures
+# (module.sig_enforce=1): Debian's own modules load, an unsigned ovpn-dco-v2 must not.
+PLATFORMS = {
+    "debian12": {"image": "debian12", "lan_base": 0, "append": "", "option": "debian12"},
+    "debian13-bpo": {"image": "debian13-bpo", "lan_base": 10, "append": "", "option": "debian13"},
+    "debian13": {"image": "debian13", "lan_base": 20, "append": "", "option": "debian13_stock"},
+    "debian12-sig": {"image": "debian12", "lan_base": 30, "append": "module.sig_enforce=1", "option": "debian12_sig"},
+}
 MAX_VMS_PER_PLATFORM = 9
 VM_SSH_DEADLINE = 300         # TCG boots take 30-60 s alone, more when the machine is busy
 CONTAINER_SSH_DEADLINE = 60
@@ -62,7 +69,7 @@ def cmd_up(args):
     machine.ensure_packages()
     key = lab_state.ensure_ssh_key()
     wanted = _wanted_vms(args)
-    platforms = sorted(set(wanted.values()))
+    platforms = sorted({PLATFORMS[platform]["image"] for platform in wanted.values()})
     for name in platforms + (["container"] if args.containers else []):
         seconds = images.ensure_image(name)[1]
         facts = images.manifest(name)
@@ -94,9 +101,10 @@ def cmd_up(args):
 
 def _wanted_vms(args):
     wanted = {}
-    for platform, count in (("debian12", args.debian12), ("debian13-bpo", args.debian13)):
+    for platform, facts in PLATFORMS.items():
+        count = getattr(args, facts["option"])
         if not 0 <= count <= MAX_VMS_PER_PLATFORM:
-            raise LabError("--%s wants 0 to %d VMs" % (platform.split("-", maxsplit=1)[0], MAX_VMS_PER_PLATFORM))
+            raise LabError("--%s wants 0 to %d VMs" % (facts["option"].replace("_", "-"), MAX_VMS_PER_PLATFORM))
         for number in range(1, count + 1):
             wanted["%s-%d" % (platform, number)] = platform
     return wanted
@@ -122,20 +130,21 @@ def _start_vms(state, wanted, key):
     taken = {vm["port"] for vm in state["vms"].values()}
     segment = state.setdefault("lan_segment", vms.lan_segment(state["lab_id"]))
     for name, platform in sorted(wanted.items()):
-        image = images.image_dir(platform)
+        image = images.image_dir(PLATFORMS[platform]["image"])
         vm = state["vms"].get(name)
         if vm and vms.alive(vm):
             if vm["image"] != image:
                 log("%s runs on an older %s image; `down` then `up` to move to the new one"
                     % (name, platform))
             continue
-        number = LAN_NUMBER_BASE[platform] + int(name.rsplit("-", 1)[1])
+        number = PLATFORMS[platform]["lan_base"] + int(name.rsplit("-", 1)[1])
         if vm and vms.port_is_free(vm["port"]):
             port = vm["port"]  # a VM that stopped comes back where it was
         else:
             port = vms.free_ssh_port(taken)
         taken.add(port)
-        vm = {"name": name, "platform": platform, "address": "127.0.0.1", "port": port,
+        vm = {"name": name, "platform": platform, "append": PLATFORMS[platform]["append"],
+              "address": "127.0.0.1", "port": port,
               "lan_ip": vms.lan_ip(number), "identity_file": key}
         state["vms"][name] = vms.start(vm, image, segment, lab_state.authorized_keys())
         log("started %s (qemu pid %s, ssh 127.0.0.1:%d, lan %s)" % (name, vms.pid(vm), port, vm["lan_ip"]))
@@ -323,6 +332,10 @@ def parser():
     up.add_argument("--debian12", type=int, default=1, help="Debian 12 VMs (default 1)")
     up.add_argument("--debian13", type=int, default=1,
                     help="Debian 13 + trixie-backports kernel VMs (default 1)")
+    up.add_argument("--debian13-stock", type=int, default=0,
+                    help="Debian 13 VMs on trixie's own kernel (6.12) and OpenVPN 2.6 (default 0)")
+    up.add_argument("--debian12-sig", type=int, default=0,
+                    help="Debian 12 VMs booted with module.sig_enforce=1 (default 0)")
     up.add_argument("--containers", type=int, default=20, help="light container hosts (default 20)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop and remove all this lab started").set_defaults(func=cmd_down)

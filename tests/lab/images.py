@@ -25,47 +25,10 @@ import shutil
 import time
 
 from tests.lab.common import CACHE, MIRROR, SECURITY_MIRROR, LabError, log, run
+from tests.lab.recipes import RECIPES
 
 IMAGES_DIR = os.path.join(CACHE, "images")
 DISK_SIZE = "6G"  # room for headers, DKMS and a compiler the collection installs later
-
-# initramfs-tools, Debian's default, named so that apt cannot pick dracut for the backports
-# kernel (it did: a 39 MB generic initrd that took 90 s of a TCG boot).
-VM_BASE = ["systemd-sysv", "udev", "kmod", "initramfs-tools", "procps", "iproute2",
-           "openssh-server", "python3", "ca-certificates", "iputils-ping", "iperf3"]
-
-# base: what debootstrap installs; packages: then from all the sources (updates included);
-# backports: then from SUITE-backports.
-RECIPES = {
-    "debian12": {
-        "kind": "vm",
-        "suite": "bookworm",
-        "sources": ["bookworm main", "bookworm-updates main", "security bookworm-security main"],
-        "base": VM_BASE,
-        "packages": ["linux-image-amd64", "openvpn"],
-        "backports": [],
-    },
-    "debian13-bpo": {
-        "kind": "vm",
-        "suite": "trixie",
-        "sources": ["trixie main", "trixie-updates main", "security trixie-security main",
-                    "trixie-backports main"],
-        "base": VM_BASE,
-        "packages": [],
-        # The backports kernel (>= 6.16) carries the in-tree ovpn module; OpenVPN 2.7 is there too.
-        "backports": ["linux-image-amd64", "openvpn"],
-        "min_kernel": [6, 16],
-        "module": "ovpn",
-    },
-    "container": {
-        "kind": "container",
-        "suite": "bookworm",
-        "sources": ["bookworm main", "bookworm-updates main", "security bookworm-security main"],
-        "base": [],
-        "packages": ["openvpn", "python3", "openssh-server", "iproute2", "iputils-ping"],
-        "backports": [],
-    },
-}
 
 # dpkg's fsyncs only slow a build down: a failed build is thrown away anyway.
 APT_GET = ["apt-get", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-unsafe-io"]
@@ -124,6 +87,7 @@ INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "ext4"]
 
 
 def recipe_hash(name):
+    """The build code (this file) and the image's own recipe: adding an image rebuilds no other."""
     with open(os.path.abspath(__file__), "rb") as handle:
         digest = hashlib.sha256(handle.read())
     digest.update(json.dumps({"name": name, "recipe": RECIPES[name]}, sort_keys=True).encode())

@@ -150,7 +150,7 @@ def _qemu_argv(vm, image, segment, authorized_keys):
         "qemu-system-x86_64", "-name", vm["name"],
         "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(CPUS), "-m", str(MEMORY_MIB),
         "-kernel", kernel, "-initrd", initrd,
-        "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0",
+        "-append", " ".join(filter(None, ["root=/dev/vda rw console=ttyS0 net.ifnames=0", vm.get("append")])),
         "-drive", "file=%s,format=qcow2,if=virtio" % vm["overlay"],
         "-netdev", "user,id=wan,hostfwd=tcp:127.0.0.1:%d-:22" % vm["port"],
         "-device", "virtio-net-pci,netdev=wan",
