@@ -564,8 +564,8 @@ def check_tar_members(archive, members):
             target = [part for part in member.linkname.split("/") if part not in ("", ".")]
             if kinds.get(tuple(target)) != "file" or member.linkname.startswith("/") or ".." in target:
                 raise KmodError("unpack %s: hard link %r points to %r, which is not a regular file "
-                                "earlier in the archive; nothing was unpacked." % (archive, member.name,
-                                                                                    member.linkname))
+                                "earlier in the archive; nothing was unpacked."
+                                % (archive, member.name, member.linkname))
         kinds[parts] = kind
         _plain_attributes(member)
 
