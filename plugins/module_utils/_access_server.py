@@ -27,18 +27,18 @@ import re
 import time
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import CommandError, DcoError
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN, OVPN_DCO_V2, parse_version
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
+    first_served_access_server,
+    generation_for_access_server,
+    generation_for_link_kind,
+    parse_version,
+)
 
 SACLI = "/usr/local/openvpn_as/scripts/sacli"
 DCO_KEY = "vpn.server.daemon.ovpndco"
 AS_LOG = "/var/log/openvpnas.log"
 
-FIRST_DCO_RELEASE = (2, 12, 0)
 FIRST_DEFAULT_ON_RELEASE = (3, 0, 0)
-FIRST_OVPN_RELEASE = (3, 2, 0)
-
-# What AS's install script installs for the ovpn-dco module, per package manager.
-OVPN_DCO_PACKAGES = {"deb": "openvpn-dco-dkms", "rpm": "kmod-ovpn-dco"}
 
 # rc the command seam reports when a program is not installed, as a shell would.
 RC_NOT_FOUND = 127
@@ -72,35 +72,41 @@ def dco_requirement(as_version, kernel_release):
     rule = {"supported": None, "flavour": None, "module": None, "packages": None,
             "default_enabled": None, "reasons": [], "notes": []}
     version = parse_as_version(as_version)
+    first = "%d.%d" % first_served_access_server()[:2]
     if version is None:
         rule["reasons"].append(
             "the Access Server version is unknown (no openvpn-as package found by dpkg-query or "
-            "rpm): DCO needs Access Server 2.12 or newer")
+            "rpm): DCO needs Access Server %s or newer" % first)
         return rule
-    if version < FIRST_DCO_RELEASE:
+    generation = generation_for_access_server(version)
+    if generation is None:
         rule["supported"] = False
         rule["default_enabled"] = False
         rule["reasons"].append(
-            "Access Server %s cannot do DCO: it needs 2.12 or newer; upgrade Access Server first"
-            % as_version.strip())
+            "Access Server %s cannot do DCO: it needs %s or newer; upgrade Access Server first"
+            % (as_version.strip(), first))
         return rule
     rule["supported"] = True
     rule["default_enabled"] = version >= FIRST_DEFAULT_ON_RELEASE
-    if version < FIRST_OVPN_RELEASE:
-        rule.update(flavour=OVPN_DCO_V2.name, module=OVPN_DCO_V2.module, packages=dict(OVPN_DCO_PACKAGES))
+    packages = generation.access_server_packages
+    rule.update(flavour=generation.name, module=generation.module,
+                packages=dict(packages) if packages else None)
+    if generation.in_tree_since is None:
         return rule
-    rule.update(flavour=OVPN.name, module=OVPN.module)
     kernel = parse_version(kernel_release)
+    since = generation.in_tree_since
     if kernel is None:
         rule["notes"].append(
-            "Access Server %s uses the in-tree ovpn module (Linux %d.%d or newer); the kernel "
-            "release is unknown" % ((as_version.strip(),) + OVPN.in_tree_since))
-    elif kernel[:2] < OVPN.in_tree_since:
+            "Access Server %s uses the in-tree %s module (Linux %d.%d or newer); the kernel "
+            "release is unknown" % ((as_version.strip(), generation.module) + since))
+    elif kernel[:2] < since:
         rule["notes"].append(
-            "Access Server %s uses the ovpn module, in the kernel since Linux %d.%d; kernel %s has "
-            "none: boot a %d.%d or newer kernel, or build ovpn from ovpn-backports "
-            "(ovpnfleet.dco.kmod flavour ovpn)" % ((as_version.strip(),) + OVPN.in_tree_since
-                                                   + (kernel_release,) + OVPN.in_tree_since))
+            "Access Server %s uses the %s module, in the kernel since Linux %d.%d; kernel %s has "
+            "none: boot a %d.%d or newer kernel, or build %s from %s "
+            "(ovpnfleet.dco.kmod flavour %s)" % ((as_version.strip(), generation.module) + since
+                                                 + (kernel_release,) + since
+                                                 + (generation.module, generation.out_of_tree,
+                                                    generation.name)))
     return rule
 
 
@@ -210,7 +216,7 @@ def parse_links(text):
             continue
         kind = (link.get("linkinfo") or {}).get("info_kind")
         found.append({"name": name, "transport": "tcp" if match.group(1) == "t" else "udp", "kind": kind,
-                      "dco": kind in (OVPN_DCO_V2.link_kind, OVPN.link_kind)})
+                      "dco": generation_for_link_kind(kind) is not None})
     return sorted(found, key=lambda link: (link["transport"], int(re.sub(r"\D", "", link["name"][3:]))))
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, generation_for_openvpn
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import is_known_option, option_arity
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_verify import verify as verify_options
 
@@ -917,7 +918,9 @@ def _notes(state, blocked):
                            "CapabilityBoundingSet keeps both); otherwise it logs '--user "
                            "specified but lacking CAP_SETPCAP' and falls back to userspace."))
     if state.dev is not None and any(char.isdigit() for char in state.dev.args[0]):
-        kind = "ovpn" if state.v27 else "ovpn-dco"
+        # Before 2.6.2 the device was of the oldest generation's kind too.
+        generation = generation_for_openvpn(state.version) or next(iter(GENERATIONS.values()))
+        kind = generation.link_kind
         notes.append(_note(state.dev, "'dev %s' is a fixed name: if an interface of that name "
                            "already exists and is not of kind %s, openvpn falls back to "
                            "userspace ('Interface %s exists and is ...')."

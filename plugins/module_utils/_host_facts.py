@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
-    FLAVOURS,
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
+    GENERATIONS,
     kernel_sort_key,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
@@ -37,7 +37,7 @@ def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=Tr
         "openvpn": _openvpn_facts(probe, openvpn_binary),
         "kernel_modules": {
             name: _module_facts(probe, flavour, release, kernel_config)
-            for name, flavour in FLAVOURS.items()
+            for name, flavour in GENERATIONS.items()
         },
         "dkms": _dkms_facts(probe),
         "installed_kernels": _installed_kernels(probe),
@@ -183,14 +183,14 @@ def _module_facts(probe, flavour, release, kernel_config):
 
 
 def _kconfig_value(kernel_config, flavour):
-    if flavour.in_tree_since is None:
+    if flavour.kconfig is None:
         return None
-    return kernel_config["options"].get("CONFIG_OVPN") if kernel_config["source"] else None
+    return kernel_config["options"].get(flavour.kconfig) if kernel_config["source"] else None
 
 
 def _is_builtin(probe, flavour, release):
     builtin_list = probe.read("/lib/modules/%s/modules.builtin" % release) or ""
-    wanted = "/%s.ko" % flavour.modprobe_name
+    wanted = "/" + flavour.module_file
     return any(line.strip().endswith(wanted) for line in builtin_list.splitlines())
 
 
@@ -315,7 +315,7 @@ def _sig_enforce(probe):
 def _package_candidates(probe, release):
     """What the package manager knows of the packages a DCO rollout may need (apt only)."""
     names = ["linux-headers-%s" % release, "openvpn", "dkms"]
-    for flavour in FLAVOURS.values():
+    for flavour in GENERATIONS.values():
         names.extend(flavour.distro_packages)
     result = probe.run(["apt-cache", "policy"] + names)
     if result.rc == RC_NOT_FOUND:

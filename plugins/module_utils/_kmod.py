@@ -17,7 +17,7 @@ import posixpath
 import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import (
     parse_dkms_status,
     parse_modinfo,
@@ -50,13 +50,6 @@ MODULE_FILE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 PATH_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}")
 PATH_COMPONENT_RULE = ("only letters, digits and . _ + ~ - (the first one a letter or digit, at most "
                        "128 characters)")
-
-# Path of the built module inside a source tree, per flavour (ovpn-dco's Kbuild object is
-# ovpn-dco-v2.o in drivers/net/ovpn-dco; ovpn-backports builds drivers/net/ovpn/ovpn.ko).
-SOURCE_KO = {
-    "ovpn-dco-v2": "drivers/net/ovpn-dco/ovpn-dco-v2.ko",
-    "ovpn": "drivers/net/ovpn/ovpn.ko",
-}
 
 
 class KmodError(DcoError):
@@ -130,7 +123,7 @@ def decide(request, recommendation, kernels, packages):
         if name is None:
             raise KmodError("choose a DCO kernel module: %s" % (
                 " ".join(recommendation["reasons"]) or "host_info recommends none; set flavour."))
-    flavour = FLAVOURS[name]
+    flavour = GENERATIONS[name]
     method = request["method"]
     decision = {"flavour": flavour, "method": method, "source": None, "version": request.get("src_version"),
                 "package": request.get("package"), "why": None, "warnings": []}
@@ -239,13 +232,15 @@ def _int_or_none(text):
 
 
 def persist_content(flavour):
+    first, end = flavour.openvpn_versions
+    served = "%d.%d%s" % (first[0], first[1], "+" if end is None else "")
     return ("# Managed by ovpnfleet.dco: load the DCO module OpenVPN %s needs at boot.\n%s\n"
-            % ("2.7+" if flavour.name == "ovpn" else "2.6", flavour.modprobe_name))
+            % (served, flavour.modprobe_name))
 
 
 def block_content(flavour):
     """Keep the other flavour from loading on its own: it would never be used here."""
-    others = [other for other in FLAVOURS.values() if other.name != flavour.name]
+    others = [other for other in GENERATIONS.values() if other.name != flavour.name]
     lines = ["# Managed by ovpnfleet.dco: this host's OpenVPN talks to %s only." % flavour.module]
     lines += ["blacklist %s" % other.modprobe_name.replace("-", "_") for other in others]
     return "\n".join(lines) + "\n"
@@ -356,7 +351,7 @@ def _install_steps(request, flavour, method, kernel, state):
     if method == METHOD_SOURCE:
         return [_step("make_install", "compile %s %s for %s and install it in /lib/modules/%s/%s"
                       % (flavour.name, request["src_version"], kernel, kernel, UPDATES_SUBDIR),
-                      kernel=kernel, ko_in_tree=SOURCE_KO[flavour.name])]
+                      kernel=kernel, ko_in_tree=flavour.source_ko)]
     return [_step("artifact_install", "install the prebuilt %s for %s" % (flavour.name, kernel),
                   kernel=kernel)]
 

@@ -76,15 +76,13 @@ def sha256_of(path):
 
 def dkms_conf(flavour, version):
     """dkms.conf for a source tree whose top-level Makefile builds with KERNEL_SRC."""
-    built = {"ovpn-dco-v2": ("ovpn-dco-v2", "drivers/net/ovpn-dco"),
-             "ovpn": ("ovpn", "drivers/net/ovpn")}[flavour.name]
     return "\n".join([
         'PACKAGE_NAME="%s"' % flavour.dkms_name,
         'PACKAGE_VERSION="%s"' % version,
         'MAKE[0]="make KERNEL_SRC=${kernel_source_dir}"',
         'CLEAN="make KERNEL_SRC=${kernel_source_dir} clean"',
-        'BUILT_MODULE_NAME[0]="%s"' % built[0],
-        'BUILT_MODULE_LOCATION[0]="%s"' % built[1],
+        'BUILT_MODULE_NAME[0]="%s"' % flavour.module_file[:-len(".ko")],
+        'BUILT_MODULE_LOCATION[0]="%s"' % flavour.source_dir,
         'DEST_MODULE_LOCATION[0]="/updates/dkms"',
         'AUTOINSTALL="yes"',
         "",

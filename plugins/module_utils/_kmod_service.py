@@ -12,7 +12,6 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import g
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     METHOD_ARTIFACT,
     RECORD_PATH,
-    SOURCE_KO,
     KmodError,
     check_host_can_load,
     check_path_component,
@@ -116,7 +115,7 @@ def decide_only(module, request, facts, recommendation, kernels):
     for warning in decision["warnings"]:
         module.warn(warning)
     summary.update((key, decision[key]) for key in ("method", "source", "version", "package", "why", "warnings"))
-    summary.update(flavour=flavour.name, module_file=SOURCE_KO[flavour.name].rsplit("/", 1)[-1],
+    summary.update(flavour=flavour.name, module_file=flavour.module_file,
                    summary=_summary(flavour, decision))
     if decision["method"] == METHOD_SOURCE:
         # Hosts that would build the same source for the same kernels on the same machine build once.

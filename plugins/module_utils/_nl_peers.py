@@ -9,6 +9,7 @@ import errno
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _nl_ovpn, _nl_ovpn_dco_v2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
 
 try:
     from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
@@ -18,11 +19,8 @@ try:
 except ImportError:
     HAS_PYROUTE2 = False
 
-# rtnetlink link kind of the tunnel device -> the family module that serves it.
-FAMILY_BY_LINK_KIND = {
-    "ovpn-dco": _nl_ovpn_dco_v2,
-    "ovpn": _nl_ovpn,
-}
+# Generic netlink family name -> the file that knows its attributes.
+FAMILIES = {family.FAMILY: family for family in (_nl_ovpn_dco_v2, _nl_ovpn)}
 
 
 class NetlinkFamilyError(DcoError):
@@ -35,9 +33,14 @@ def decode_peers(family, replies):
     return [peer for peer in peers if peer is not None]
 
 
+def family_for_link_kind(link_kind):
+    """The family file that speaks to the module behind tunnel devices of ``link_kind``."""
+    return FAMILIES[generation_for_link_kind(link_kind).genl_family]
+
+
 def kernel_peers(link_kind, ifindex, socket_factory=None):
     """Every peer the kernel holds for interface ``ifindex`` of ``link_kind``."""
-    family = FAMILY_BY_LINK_KIND[link_kind]
+    family = family_for_link_kind(link_kind)
     factory = socket_factory or GenericNetlinkSocket
     sock = factory()
     try:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
     FIRST_DCO_RELEASE,
-    FIRST_DCO_V2_RELEASE,
-    OVPN,
-    flavour_for_openvpn,
+    first_served_openvpn,
+    generation_for_openvpn,
     parse_version,
 )
 
@@ -84,7 +83,8 @@ def _flavour_or_reasons(openvpn, packages, reasons):
         if candidate is None:
             reasons.append(
                 "OpenVPN is not installed and no package candidate was found: install OpenVPN "
-                "2.6 or newer (the server and client roles do this), then run host_info again.")
+                "%d.%d or newer (the server and client roles do this), then run host_info again."
+                % first_served_openvpn()[:2])
             return None
         version = parse_version(candidate)
         source = "the distro's candidate OpenVPN %s" % candidate
@@ -96,15 +96,16 @@ def _flavour_or_reasons(openvpn, packages, reasons):
                 "%s was built without DCO support (no [DCO] in 'openvpn --version'): install a "
                 "build with DCO, such as the distro's openvpn package." % source)
             return None
-    flavour = flavour_for_openvpn(version)
+    flavour = generation_for_openvpn(version)
     if flavour is None:
+        first = ".".join(map(str, first_served_openvpn()))
         if version is not None and version >= FIRST_DCO_RELEASE:
             reasons.append(
                 "%s uses the first ovpn-dco API, whose kernel module is obsolete: upgrade "
-                "OpenVPN to 2.6.2 or newer." % source)
+                "OpenVPN to %s or newer." % (source, first))
         else:
             reasons.append("%s has no data channel offload: upgrade OpenVPN to %s or newer."
-                           % (source, ".".join(map(str, FIRST_DCO_V2_RELEASE))))
+                           % (source, first))
     return flavour
 
 
@@ -145,10 +146,11 @@ def _plan_build(facts, flavour, rec, sources):
     """The module is not on the host: choose a pinned source or a package (``choose_source``)."""
     release = facts["kernel"]["release"]
     headers = facts["headers"]
-    if flavour is OVPN and _kernel_ships_ovpn(facts):
+    if _kernel_ships(facts, flavour):
         # Linux >= 6.16 with CONFIG_OVPN set yet no ovpn.ko: the distro split it out.
-        rec["notes"].append("kernel %s is configured with CONFIG_OVPN but ovpn.ko is missing: "
-                            "install the distro's kernel modules package." % release)
+        rec["notes"].append("kernel %s is configured with %s but %s is missing: install the "
+                            "distro's kernel modules package."
+                            % (release, flavour.kconfig, flavour.module_file))
     if not headers["installed"] and not headers["installable"]:
         offered = ("no package manager the collection knows" if headers["installable"] is None
                    else "%s is not in the configured repositories" % headers["package"])
@@ -260,10 +262,12 @@ def choose_source(flavour, kernels, sources, packages, method="auto", source=Non
         return dict(choice, method=METHOD_DKMS, why=(
             "apt offers no %s: build from a pinned %s source (the kmod role picks the newest one "
             "tested on %s from kmod/sources.yml)" % (flavour.distro_packages[0], flavour.name, series)))
-    return dict(choice, why=(
-        "kmod/sources.yml pins no %s source%s: pin one, %s"
-        % (flavour.name, no_package, "or boot a kernel >= 6.16, which ships ovpn" if flavour is OVPN
-           else "or make the distribution's %s installable" % flavour.distro_packages[0])))
+    if flavour.in_tree_since:
+        other_way = "or boot a kernel >= %d.%d, which ships %s" % (flavour.in_tree_since + (flavour.module,))
+    else:
+        other_way = "or make the distribution's %s installable" % flavour.distro_packages[0]
+    return dict(choice, why="kmod/sources.yml pins no %s source%s: pin one, %s"
+                % (flavour.name, no_package, other_way))
 
 
 def _offered_package(flavour, packages, package):
@@ -304,9 +308,8 @@ def _package_untested(flavour, kernels, ours, offered):
     return []
 
 
-def _kernel_ships_ovpn(facts):
-    side = facts["kernel_modules"][OVPN.name]
-    return side["kconfig"] in ("y", "m")
+def _kernel_ships(facts, flavour):
+    return bool(flavour.kconfig) and facts["kernel_modules"][flavour.name]["kconfig"] in ("y", "m")
 
 
 def _note_pending_kernel(facts, rec):

@@ -24,6 +24,7 @@ import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_file
 
 UNIT_KINDS = {
@@ -32,8 +33,6 @@ UNIT_KINDS = {
     "openvpn-client": ("/etc/openvpn/client", "client"),
     "openvpn": ("/etc/openvpn", None),
 }
-DCO_LINK_KINDS = ("ovpn-dco", "ovpn")
-MODULE_BY_LINK_KIND = {"ovpn-dco": "ovpn_dco_v2", "ovpn": "ovpn"}
 
 DEVICE_OPENED = re.compile(r"\b(DCO|TUN/TAP) device (\S+) opened")
 DCO_OFF = re.compile(r"(?:disabl\w+ data channel offload|Kernel support for ovpn\S* missing)", re.IGNORECASE)
@@ -380,17 +379,16 @@ def _kernel_side(host, result, said, facts, problems, options):
             result["dco_off_reason"] = said["dco_off_reason"] or "OpenVPN opened a TUN/TAP device"
         return
     result["link_kind"] = link["kind"]
-    result["dco_active"] = link["kind"] in DCO_LINK_KINDS
+    generation = generation_for_link_kind(link["kind"])
+    result["dco_active"] = generation is not None
     if result["dco_active"]:
-        result["module"] = host.module(MODULE_BY_LINK_KIND[link["kind"]])
+        result["module"] = host.module(generation.module)
         peers = host.peers(link["kind"], link["ifindex"])
         if isinstance(peers, dict):
             problems.append(peers["error"])
         else:
             result["peers"] = peers
-            # The in-tree ovpn lists a client's one peer; ovpn-dco-v2 (0.0+git20231103 on the lab)
-            # was seen listing none for a connected client, so there the ping decides.
-            if facts["mode"] == "client" and not peers and link["kind"] == "ovpn":
+            if facts["mode"] == "client" and not peers and generation.lists_client_peer:
                 problems.append("the kernel holds no peer for this client: it is not connected")
     else:
         reason = said["dco_off_reason"] or ("the config turns DCO off: %s" % facts["blockers"][0]["reason"]

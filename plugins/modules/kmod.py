@@ -335,11 +335,12 @@ decision:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_service import manage_kmod
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
-    flavour=dict(type="str", choices=["auto", "ovpn-dco-v2", "ovpn"], default="auto"),
+    flavour=dict(type="str", choices=["auto"] + list(GENERATIONS), default="auto"),
     method=dict(type="str", choices=["auto", "inkernel", "package", "dkms", "source", "artifact"],
                 default="auto"),
     sources=dict(type="dict"),

@@ -128,7 +128,7 @@ def main():
     Asks what host_info asks, and what kmod asks about both flavours for the kernels it would
     target, so both modules can be replayed against the recording.
     """
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
     from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
     from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
         read_kmod_state,
@@ -138,7 +138,7 @@ def main():
     probe = RecordingProbe(LocalProbe())
     facts = gather_host_facts(probe)
     kernels = target_kernels({}, facts)
-    for flavour in FLAVOURS.values():
+    for flavour in GENERATIONS.values():
         read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
     json.dump({"note": " ".join(sys.argv[1:]), "probe": probe.record}, sys.stdout,
               indent=1, sort_keys=True)

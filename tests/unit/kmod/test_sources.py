@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 
 SOURCES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "kmod", "sources.yml")
 with open(SOURCES) as handle:
@@ -21,7 +21,7 @@ with open(SOURCES) as handle:
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_source_entry(name):
     entry = ENTRIES[name]
-    assert entry["flavour"] in FLAVOURS
+    assert entry["flavour"] in GENERATIONS
     assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
     assert entry["format"] in ("deb", "tar")
     assert entry["url"].startswith(("http://", "https://"))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import (
-    flavour_for_openvpn,
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
+    generation_for_openvpn,
     kernel_sort_key,
     parse_version,
 )
@@ -81,7 +81,7 @@ def test_parse_openvpn_version(text, version, dco_built, dco_version):
     ("garbage", None),
 ])
 def test_flavour_for_openvpn(version, flavour):
-    found = flavour_for_openvpn(parse_version(version))
+    found = generation_for_openvpn(parse_version(version))
     assert (found.name if found else None) == flavour
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod, _kmod_runner
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import FLAVOURS, OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     KmodError,
     check_path_component,
@@ -88,7 +88,7 @@ def test_every_pinned_source_names_only_safe_paths(name):
     if entry.get("subdir"):
         _kmod.check_relative_path("src_subdir", entry["subdir"])
     check_path_inputs(request(src_version=entry["version"], src_subdir=entry.get("subdir")),
-                      FLAVOURS[entry["flavour"]], [K1])
+                      GENERATIONS[entry["flavour"]], [K1])
 
 
 # The DKMS source tree: replaced only when this module put it there ------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN, OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN, OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
     BLOCK_PATH,
     PERSIST_PATH,

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod, _kmod_runner
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import KmodError, ModuleInUseError
 
 

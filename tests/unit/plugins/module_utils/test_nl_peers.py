@@ -38,7 +38,7 @@ def decoded(name, family, when):
 
 @pytest.mark.parametrize("name, link_kind, family", RECORDINGS)
 def test_peer_identity_matches_the_recorded_configs(name, link_kind, family):
-    assert _nl_peers.FAMILY_BY_LINK_KIND[link_kind] is family
+    assert _nl_peers.family_for_link_kind(link_kind) is family
     _recording, (peer,) = decoded(name, family, "before")
     assert peer["vpn_ipv4"] == "10.8.0.2"
     assert peer["remote_address"] == "192.0.2.2"

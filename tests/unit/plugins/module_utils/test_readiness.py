@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._flavours import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import (
     choose_source,
     kernel_series,
