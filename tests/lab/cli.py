@@ -18,12 +18,15 @@ from tests.lab.state import RUN_DIR, STATE_DIR
 
 # VM platforms: the image each boots, its LAN numbers (debian12-2 is 192.0.2.12, debian13-bpo-1
 # .21) and what its kernel command line adds. debian12-sig enforces module signatures
-# (module.sig_enforce=1): Debian's own modules load, an unsigned ovpn-dco-v2 must not.
+# (module.sig_enforce=1), as debian13-bpo-sig does: Debian's own modules (the in-tree ovpn among
+# them) load, an unsigned ovpn-dco-v2 must not.
 PLATFORMS = {
     "debian12": {"image": "debian12", "lan_base": 0, "append": "", "option": "debian12"},
     "debian13-bpo": {"image": "debian13-bpo", "lan_base": 10, "append": "", "option": "debian13"},
     "debian13": {"image": "debian13", "lan_base": 20, "append": "", "option": "debian13_stock"},
     "debian12-sig": {"image": "debian12", "lan_base": 30, "append": "module.sig_enforce=1", "option": "debian12_sig"},
+    "debian13-bpo-sig": {"image": "debian13-bpo", "lan_base": 40, "append": "module.sig_enforce=1",
+                         "option": "debian13_sig"},
 }
 MAX_VMS_PER_PLATFORM = 9
 VM_SSH_DEADLINE = 300         # TCG boots take 30-60 s alone, more when the machine is busy
@@ -336,6 +339,8 @@ def parser():
                     help="Debian 13 VMs on trixie's own kernel (6.12) and OpenVPN 2.6 (default 0)")
     up.add_argument("--debian12-sig", type=int, default=0,
                     help="Debian 12 VMs booted with module.sig_enforce=1 (default 0)")
+    up.add_argument("--debian13-sig", type=int, default=0,
+                    help="Debian 13 + backports kernel VMs booted with module.sig_enforce=1 (default 0)")
     up.add_argument("--containers", type=int, default=20, help="light container hosts (default 20)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop and remove all this lab started").set_defaults(func=cmd_down)
