@@ -11,7 +11,7 @@ import os
 
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _fleet_report
+from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _fleet_report
 
 # plugins/filter/fleet_report.py -> the collection's top directory.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _rollout
+from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout
 
 
 def _server_table(hosts, hostvars):
