@@ -127,7 +127,7 @@ dco_module_version:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._access_server import AccessServerHost, switch_dco
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import AccessServerHost, switch_dco
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
 
 ARGUMENT_SPEC = dict(

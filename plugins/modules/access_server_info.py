@@ -157,7 +157,7 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._access_server import AccessServerHost, gather_info
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import AccessServerHost, gather_info
 
 ARGUMENT_SPEC = dict()
 

@@ -173,10 +173,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._config_fix import plan, redact
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config_fix import plan, redact
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError, fail_from_error
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import read_regular_file, write_file
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import parse_openvpn_version
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import parse_openvpn_version
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 
 DEFAULT_VERSION = "2.6"

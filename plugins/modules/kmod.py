@@ -336,7 +336,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_service import manage_kmod
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._service import manage_kmod
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),

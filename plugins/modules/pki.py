@@ -411,8 +411,8 @@ tls_crypt_v2:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _pki as pki
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._pki_directory import manage_pki
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _certificates as pki
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki._directory import manage_pki
 
 LEAF_OPTIONS = dict(
     name=dict(type="str", required=True),

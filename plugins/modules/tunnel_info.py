@@ -225,11 +225,11 @@ instances:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import recommend
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnel_host import TunnelHost
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnels import survey
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import survey
 
 ARGUMENT_SPEC = dict(
     min_cert_days=dict(type="int", default=30),

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Print the option tables of plugins/module_utils/_openvpn_config.py from OpenVPN's source.
+"""Print the option tables of plugins/module_utils/openvpn/_config.py from OpenVPN's source.
 
   extract_option_table.py GIT_DIR REF_2_6 REF_2_7     e.g. ... openvpn.git v2.6.14 v2.7.6
 

@@ -129,8 +129,8 @@ def main():
     target, so both modules can be replayed against the recording.
     """
     from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import gather_host_facts
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import (
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
         read_kmod_state,
         target_kernels,
     )

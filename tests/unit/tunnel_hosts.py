@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Record what a real host answers to tunnel_info, and replay it in unit tests.
 
-The recorder runs the collection's own ``_tunnels.gather`` on a lab host through a
+The recorder runs the collection's own ``tunnels._instances.gather`` on a lab host through a
 ``TunnelHost`` whose every answer (commands, files, links, kernel peers, management, certificate
 days, pings) is written down. Replaying answers only what was asked.
 """
@@ -59,8 +59,8 @@ class ReplayTunnelHost:
 
 def main():
     """``python3 -c ... NOTE``: run gather() here and print the fixture as JSON."""
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnel_host import TunnelHost
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils._tunnels import gather
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import gather
 
     probe = RecordingProbe(LocalProbe())
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -10,7 +10,7 @@ import re
 
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import PATH_COMPONENT
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import PATH_COMPONENT
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "kmod")
 

@@ -15,16 +15,16 @@ import os
 import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _generations as generations
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._access_server import dco_requirement, parse_links
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._dco_rules import evaluate
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import dco_requirement, parse_links
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, OVPN, OVPN_DCO_V2
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._host_facts import _kconfig_value, _package_candidates
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod import persist_content
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._kmod_runner import dkms_conf
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._nl_peers import FAMILIES, family_for_link_kind
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._openvpn_config import parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import _kconfig_value, _package_candidates
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import persist_content
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._runner import dkms_conf
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._peers import FAMILIES, family_for_link_kind
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import CommandResult
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._readiness import _flavour_or_reasons
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import _flavour_or_reasons
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
 
 PLUGINS = os.path.join(os.path.dirname(generations.__file__), "..")
@@ -142,13 +142,16 @@ def _string_literals(path):
 
 def _python_files():
     # The table itself, and the netlink files, which mirror one kernel header each.
-    allowed = {"_generations.py", "_nl_ovpn.py", "_nl_ovpn_dco_v2.py"}
-    for root, _dirs, files in os.walk(os.path.normpath(PLUGINS)):
-        if os.sep + "modules" in root or os.sep + "doc_fragments" in root:
+    allowed = {"module_utils/_generations.py", "module_utils/netlink/_ovpn.py",
+               "module_utils/netlink/_ovpn_dco_v2.py"}
+    root_dir = os.path.normpath(PLUGINS)
+    for root, _dirs, files in os.walk(root_dir):
+        if os.path.basename(root) in ("modules", "doc_fragments"):
             continue  # DOCUMENTATION strings name the generations for readers
         for name in files:
-            if name.endswith(".py") and name not in allowed:
-                yield os.path.join(root, name)
+            path = os.path.join(root, name)
+            if name.endswith(".py") and os.path.relpath(path, root_dir).replace(os.sep, "/") not in allowed:
+                yield path
 
 
 def test_no_generation_fact_is_spelled_out_outside_the_table():

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _access_server
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server import _server as _access_server
 from ansible_collections.ovpnfleet.dco.plugins.modules import access_server, access_server_info
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "access_server")

@@ -17,7 +17,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod_service
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _service as _kmod_service
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
 

@@ -11,7 +11,7 @@ import stat
 
 from cryptography import x509
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _tls_crypt as tls_crypt
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _tls_crypt as tls_crypt
 from ansible_collections.ovpnfleet.dco.plugins.modules import pki
 
 ARGS = {"servers": [{"name": "vpn1", "subject_alt_names": ["192.0.2.10"]}],

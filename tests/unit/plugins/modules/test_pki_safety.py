@@ -16,7 +16,7 @@ import stat
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _pki
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _certificates as _pki
 from ansible_collections.ovpnfleet.dco.plugins.modules import pki
 
 ARGS = {"servers": [{"name": "vpn1", "subject_alt_names": ["192.0.2.10"]}],

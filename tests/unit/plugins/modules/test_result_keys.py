@@ -228,7 +228,7 @@ def _absent(name):
 def _own_scenarios(run_module, monkeypatch, module):
     """Successful runs of modules whose unit tests exercise only failures, or none at all."""
     # Imported here: a module that does not import fails its own case, not the static checks.
-    from ansible_collections.ovpnfleet.dco.plugins.module_utils import _kmod_service
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _service as _kmod_service
     from ansible_collections.ovpnfleet.dco.plugins.modules import kmod, tunnel_info
 
     out = []

@@ -12,7 +12,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils import _pki as pki
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _certificates as pki
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _ca_identity
 
 NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)

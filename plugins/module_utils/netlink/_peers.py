@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ask the kernel for the peers of a DCO interface, over the family its module speaks."""
+
+from __future__ import annotations
+
+import errno
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn_dco_v2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
+
+try:
+    from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
+    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.generic import GenericNetlinkSocket
+    HAS_PYROUTE2 = True
+except ImportError:
+    HAS_PYROUTE2 = False
+
+# Generic netlink family name -> the file that knows its attributes.
+FAMILIES = {family.FAMILY: family for family in (_ovpn_dco_v2, _ovpn)}
+
+
+class NetlinkFamilyError(DcoError):
+    pass
+
+
+def decode_peers(family, replies):
+    """Replies of a GET_PEER dump to peer dicts, skipping replies without a peer."""
+    peers = [family.peer_from_reply(reply) for reply in replies]
+    return [peer for peer in peers if peer is not None]
+
+
+def family_for_link_kind(link_kind):
+    """The family file that speaks to the module behind tunnel devices of ``link_kind``."""
+    return FAMILIES[generation_for_link_kind(link_kind).genl_family]
+
+
+def kernel_peers(link_kind, ifindex, socket_factory=None):
+    """Every peer the kernel holds for interface ``ifindex`` of ``link_kind``."""
+    family = family_for_link_kind(link_kind)
+    factory = socket_factory or GenericNetlinkSocket
+    sock = factory()
+    try:
+        try:
+            sock.bind(family.FAMILY, family.MESSAGE)
+        except NetlinkError as error:
+            if error.code == errno.ENOENT:
+                raise NetlinkFamilyError(
+                    "read peers of interface %d: generic netlink family '%s' not found: is the %s "
+                    "kernel module loaded?" % (ifindex, family.FAMILY, family.FAMILY))
+            raise
+        try:
+            replies = sock.nlm_request(family.get_peers_request(ifindex), msg_type=sock.prid,
+                                       msg_flags=NLM_F_REQUEST | NLM_F_DUMP)
+        except NetlinkError as error:
+            if error.code == errno.EPERM:
+                raise NetlinkFamilyError(
+                    "read peers of interface %d: the kernel wants CAP_NET_ADMIN: run with become."
+                    % ifindex)
+            raise NetlinkFamilyError("read peers of interface %d over %s: %s"
+                                     % (ifindex, family.FAMILY, error))
+        return decode_peers(family, replies)
+    finally:
+        sock.close()

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The real host behind ``_tunnels``: rtnetlink, generic netlink, management sockets, certificates.
+
+Each method answers one question and turns a failure into a dict with ``error`` that says what
+to do, so one broken instance never hides the others.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import parse_management_state, parse_management_status
+
+try:
+    from cryptography import x509
+except ImportError:
+    x509 = None
+
+PYROUTE2_MISSING = ("python3-pyroute2 is missing on the host: install it (apt install python3-pyroute2, "
+                    "or let the ovpnfleet.dco.health role do it) to read link kinds and kernel peers")
+CRYPTOGRAPHY_MISSING = "python3-cryptography is missing on the host: install it to read certificate expiry"
+MANAGEMENT_TIMEOUT = 3.0
+MANAGEMENT_MAX_CHARS = 32 * 1024 * 1024
+
+
+class TunnelHost:
+    def __init__(self, probe, now=None):
+        self.probe = probe
+        self.now = now or datetime.datetime.now(datetime.timezone.utc)
+
+    def link(self, ifname):
+        """{ifindex, kind, addresses} of an interface, or {error}.
+
+        A tun/tap device carries the tun driver's ``tun_flags`` in sysfs, which no DCO device
+        has: that answers a userspace host without importing pyroute2 (a third of the module's
+        time on such a host, so most of a fleet sweep). Anything else is asked over rtnetlink.
+        """
+        if self.probe.exists("/sys/class/net/%s/tun_flags" % ifname):
+            index = (self.probe.read("/sys/class/net/%s/ifindex" % ifname) or "").strip()
+            return {"ifindex": int(index) if index.isdigit() else None, "kind": "tun", "addresses": None}
+        return self._rtnetlink_link(ifname)
+
+    def _rtnetlink_link(self, ifname):
+        try:
+            from pyroute2 import IPRoute
+        except ImportError:
+            return {"error": PYROUTE2_MISSING}
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=ifname)
+            if not found:
+                return {"error": "interface %s does not exist although OpenVPN opened it: is the instance restarting?" % ifname}
+            link = ipr.get_links(found[0])[0]
+            info = link.get_attr("IFLA_LINKINFO")
+            kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+            addresses = ["%s/%s" % (address.get_attr("IFA_ADDRESS"), address["prefixlen"])
+                         for address in ipr.get_addr(index=found[0], family=socket.AF_INET)]
+        return {"ifindex": found[0], "kind": kind or "tun", "addresses": addresses}
+
+    def first_host(self, ifname):
+        """The first address of the interface's IPv4 subnet (the usual server address), or None."""
+        link = self._rtnetlink_link(ifname) if ifname else None
+        if not link or link.get("error") or not link["addresses"]:
+            return None
+        network = ipaddress.ip_interface(link["addresses"][0]).network
+        # A /31 or /32 (net30 clients) names no server address.
+        return str(network.network_address + 1) if network.prefixlen < 31 else None
+
+    def peers(self, kind, ifindex):
+        try:
+            # Imported here: pyroute2's generic netlink is only needed on a host with DCO devices.
+            from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _peers
+            return _peers.kernel_peers(kind, ifindex)
+        except DcoError as error:
+            return {"error": str(error)}
+
+    def module(self, name):
+        version = self.probe.read("/sys/module/%s/version" % name)
+        return {"name": name, "version": version.strip() if version else None,
+                "srcversion": (self.probe.read("/sys/module/%s/srcversion" % name) or "").strip() or None}
+
+    def management(self, path, mode):
+        """Clients (servers) or state (clients) from a unix-socket management interface."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(MANAGEMENT_TIMEOUT)
+                sock.connect(path)
+                reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+                reader.readline()  # the >INFO greeting
+                if mode == "server":
+                    sock.sendall(b"status 3\n")
+                    return {"clients": parse_management_status(_until_end(reader))}
+                sock.sendall(b"state\n")
+                return {"state": parse_management_state(_until_end(reader))}
+        except OSError as error:
+            return {"error": "%s (is OpenVPN running, and is the play run with become?)" % error}
+
+    def certificate_days(self, name, source):
+        if x509 is None:
+            return {"error": CRYPTOGRAPHY_MISSING}
+        data = source["inline"].encode("ascii", "replace") if "inline" in source else self.probe.read_bytes(source["path"])
+        if data is None:
+            return {"error": "cannot read %s" % source["path"]}
+        try:
+            if name == "crl-verify":
+                next_update = _utc(x509.load_pem_x509_crl(data), "next_update")
+                return {"next_update": next_update.isoformat(), "days_left": (next_update - self.now).days}
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError as error:
+            return {"error": "cannot parse %s: %s" % (source.get("path", "(inline)"), error)}
+        not_after = _utc(cert, "not_valid_after")
+        return {"subject": cert.subject.rfc4514_string(), "not_after": not_after.isoformat(),
+                "days_left": (not_after - self.now).days}
+
+    def ping(self, target, ifname):
+        # One echo proves the tunnel carries traffic; a second try only when the first is lost,
+        # so a healthy sweep costs one round trip per client.
+        argv = ["ping", "-c", "1", "-W", "2"] + (["-I", ifname] if ifname else []) + [target]
+        result = self.probe.run(argv)
+        if result.rc != 0:
+            result = self.probe.run(argv)
+        return {"target": target, "ok": result.rc == 0, "summary": (result.stdout.strip().splitlines() or [""])[-1]}
+
+
+def _utc(thing, attribute):
+    """An aware datetime from cryptography 42+ (``*_utc``) or from Debian 12's 38 (naive UTC)."""
+    aware = getattr(thing, attribute + "_utc", None)
+    return aware if aware is not None else getattr(thing, attribute).replace(tzinfo=datetime.timezone.utc)
+
+
+def _until_end(reader):
+    """The reply up to OpenVPN's END line; a reply larger than any status of a real server is
+    cut off, so a socket that streams without end cannot hold the module."""
+    lines, size = [], 0
+    for line in reader:
+        if line.rstrip("\r\n") == "END":
+            break
+        size += len(line)
+        if size > MANAGEMENT_MAX_CHARS:
+            raise OSError("the management interface sent more than %d characters without END" % MANAGEMENT_MAX_CHARS)
+        lines.append(line)
+    return "".join(lines)

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsers of host_info, fed with text real hosts printed.
+
+Sample lines come from the recorded fixtures in tests/unit/fixtures/host_info/ and from the
+Debian 12 host described in shared/LAB-FACTS.md and DCO-FACTS.md (dkms status, openvpn --version).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
+    generation_for_openvpn,
+    kernel_sort_key,
+    parse_version,
+)
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import (
+    gather_host_facts,
+    module_origin,
+    newer_kernel,
+    parse_apt_policy,
+    parse_dkms_status,
+    parse_kernel_config,
+    parse_lockdown,
+    parse_modinfo,
+    parse_openvpn_version,
+    parse_os_release,
+)
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import CommandResult
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ovpn-dco/0.0+git20231103, 6.1.0-56-amd64, x86_64: installed",
+     {"name": "ovpn-dco", "version": "0.0+git20231103", "kernel": "6.1.0-56-amd64",
+      "arch": "x86_64", "state": "installed"}),
+    ("ovpn-dco, 0.2.20231117, 5.15.0-91-generic, x86_64: built",
+     {"name": "ovpn-dco", "version": "0.2.20231117", "kernel": "5.15.0-91-generic",
+      "arch": "x86_64", "state": "built"}),
+    ("ovpn-dco/0.0+git20231103: added",
+     {"name": "ovpn-dco", "version": "0.0+git20231103", "kernel": None, "arch": None,
+      "state": "added"}),
+    ("ovpn/7.0.0.2026032400, 6.17.0-5-generic, x86_64: installed (WARNING! Diff between built and installed module!)",
+     {"name": "ovpn", "version": "7.0.0.2026032400", "kernel": "6.17.0-5-generic",
+      "arch": "x86_64", "state": "installed"}),
+])
+def test_parse_dkms_status_line(text, expected):
+    (entry,) = parse_dkms_status(text)
+    assert {key: entry[key] for key in expected} == expected
+
+
+def test_parse_dkms_status_skips_noise():
+    assert parse_dkms_status("\nDeprecated feature: REMAKE_INITRD\n") == []
+
+
+@pytest.mark.parametrize("text, version, dco_built, dco_version", [
+    ("OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [PKCS11] [MH/PKTINFO] [AEAD] [DCO]\n"
+     "library versions: OpenSSL 3.0.17 1 Jul 2025, LZO 2.10\nDCO version: N/A\n",
+     "2.6.14", True, None),
+    ("OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [PKCS11] [MH/PKTINFO] [AEAD] [DCO]\n"
+     "DCO version: 0.0+git20231103\n", "2.6.14", True, "0.0+git20231103"),
+    ("OpenVPN 2.5.1 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [PKCS11] [MH/PKTINFO] [AEAD]\n",
+     "2.5.1", False, None),
+    ("", None, None, None),
+])
+def test_parse_openvpn_version(text, version, dco_built, dco_version):
+    parsed = parse_openvpn_version(text)
+    assert (parsed["version"], parsed["dco_built"], parsed["dco_version"]) == (version, dco_built, dco_version)
+
+
+@pytest.mark.parametrize("version, flavour", [
+    ("2.5.11", None),
+    ("2.6.0", None),
+    ("2.6.1", None),
+    ("2.6.2", "ovpn-dco-v2"),
+    ("2.6.14", "ovpn-dco-v2"),
+    ("2.7.0", "ovpn"),
+    ("2.7.8", "ovpn"),
+    ("2.7_rc2", "ovpn"),
+    ("garbage", None),
+])
+def test_flavour_for_openvpn(version, flavour):
+    found = generation_for_openvpn(parse_version(version))
+    assert (found.name if found else None) == flavour
+
+
+@pytest.mark.parametrize("older, newer", [
+    ("6.1.0-50-amd64", "6.1.0-56-amd64"),
+    ("6.1.0-56-amd64", "6.12.57+deb13-amd64"),
+    ("6.16.12+deb13-amd64", "7.3.4+deb13-amd64"),
+    ("6.9.0-1-amd64", "6.10.0-1-amd64"),
+])
+def test_kernel_sort_key_orders_debian_releases(older, newer):
+    assert kernel_sort_key(older) < kernel_sort_key(newer)
+
+
+@pytest.mark.parametrize("running, installed, pending", [
+    ("6.1.0-50-amd64", ["6.1.0-50-amd64", "6.1.0-56-amd64"], "6.1.0-56-amd64"),
+    ("6.1.0-56-amd64", ["6.1.0-50-amd64", "6.1.0-56-amd64"], None),
+    ("6.18.44-fc-v769", [], None),
+])
+def test_newer_kernel(running, installed, pending):
+    assert newer_kernel(running, installed) == pending
+
+
+def test_parse_apt_policy_installed_candidate_and_unknown():
+    text = (
+        "linux-headers-6.18.44-fc-v769:\n"
+        "  Installed: (none)\n  Candidate: (none)\n  Version table:\n"
+        "openvpn:\n  Installed: 2.6.14-0+deb12u2\n  Candidate: 2.6.14-0+deb12u2\n"
+        "  Version table:\n *** 2.6.14-0+deb12u2 500\n        500 http://deb.debian.org/debian bookworm/main amd64 Packages\n"
+    )
+    assert parse_apt_policy(text) == {
+        "linux-headers-6.18.44-fc-v769": {"installed": None, "candidate": None},
+        "openvpn": {"installed": "2.6.14-0+deb12u2", "candidate": "2.6.14-0+deb12u2"},
+    }
+
+
+@pytest.mark.parametrize("text, mode", [
+    ("none [integrity] confidentiality\n", "integrity"),
+    ("[none] integrity confidentiality\n", "none"),
+    (None, None),
+])
+def test_parse_lockdown(text, mode):
+    assert parse_lockdown(text) == mode
+
+
+def test_parse_kernel_config_set_module_and_unset():
+    text = "CONFIG_MODULES=y\nCONFIG_OVPN=m\n# CONFIG_FOO is not set\nCONFIG_LOCALVERSION=\"\"\n"
+    assert parse_kernel_config(text) == {
+        "CONFIG_MODULES": "y", "CONFIG_OVPN": "m", "CONFIG_FOO": "n", "CONFIG_LOCALVERSION": ""}
+
+
+def test_parse_os_release_quoted_values():
+    text = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n'
+    assert parse_os_release(text) == {
+        "id": "debian", "version_id": "13", "codename": "trixie",
+        "pretty_name": "Debian GNU/Linux 13 (trixie)"}
+
+
+def test_parse_modinfo_keeps_first_value_and_ignores_failure():
+    out = ("filename:       /lib/modules/6.1.0-50-amd64/updates/dkms/ovpn-dco-v2.ko\n"
+           "version:        0.0+git20231103\nalias:          rtnl-link-ovpn-dco\n"
+           "alias:          net-pf-16-proto-16-family-ovpn-dco-v2\n")
+    info = parse_modinfo(CommandResult(0, out, ""))
+    assert info["version"] == "0.0+git20231103"
+    assert info["alias"] == "rtnl-link-ovpn-dco"
+    assert parse_modinfo(CommandResult(1, "", "modinfo: ERROR: Module ovpn not found.\n")) == {}
+
+
+@pytest.mark.parametrize("filename, builtin, origin", [
+    ("/lib/modules/7.3.4+deb13-amd64/kernel/drivers/net/ovpn/ovpn.ko.xz", False, "in-tree"),
+    ("/lib/modules/6.1.0-50-amd64/updates/dkms/ovpn-dco-v2.ko", False, "dkms"),
+    ("/lib/modules/6.1.0-50-amd64/updates/drivers/net/ovpn-dco/ovpn-dco-v2.ko", False, "updates"),
+    ("(builtin)", False, "builtin"),
+    (None, True, "builtin"),
+    (None, False, None),
+])
+def test_module_origin(filename, builtin, origin):
+    assert module_origin(filename, builtin) == origin
+
+
+class _CountingProbe:
+    """A recorded host that also notes every command it was asked to run."""
+
+    def __init__(self, record):
+        from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe
+        self._inner = ReplayProbe(record)
+        self.commands = []
+
+    def run(self, argv):
+        self.commands.append(argv[0])
+        return self._inner.run(argv)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _host_info_fixture(name):
+    import os
+    from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import load_fixture
+    return load_fixture(os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "host_info", name + ".json"))
+
+
+def _container_with_openvpn():
+    """The build machine (no module support) with Debian 12's OpenVPN answer: a lab container."""
+    import copy
+    record = copy.deepcopy(_host_info_fixture("build-machine")["probe"])
+    fresh = _host_info_fixture("debian12-fresh")["probe"]
+    for key in [key for key in record["run"] if key.startswith("openvpn ")]:
+        record["run"][key] = fresh["run"][key]
+    return record
+
+
+@pytest.mark.parametrize("record,asks_apt", [
+    (_container_with_openvpn(), False),
+    (_host_info_fixture("build-machine")["probe"], True),   # no OpenVPN: apt may offer one
+    (_host_info_fixture("debian12-fresh")["probe"], True),  # modules load: packages matter
+])
+def test_sweeps_skip_apt_only_where_no_package_could_help(record, asks_apt):
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
+    full = recommend(gather_host_facts(_CountingProbe(record)))
+    probe = _CountingProbe(record)
+    quick = recommend(gather_host_facts(probe, packages_if_unloadable=False))
+    assert ("apt-cache" in probe.commands) is asks_apt
+    assert (quick["status"], quick["reasons"]) == (full["status"], full["reasons"])
+    assert asks_apt or quick["status"] == "unsupported"
