@@ -127,8 +127,8 @@ dco_module_version:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import AccessServerHost, switch_dco
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import AccessServerHost, switch_dco
 
 ARGUMENT_SPEC = dict(
     dco=dict(type="str", choices=["enabled", "disabled"], required=True),

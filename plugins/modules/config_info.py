@@ -289,11 +289,11 @@ options:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError, fail_from_error
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import parse_openvpn_version
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_file, parse_text, safe_data
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 
 DEFAULT_VERSION = "2.6"
 

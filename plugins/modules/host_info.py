@@ -348,8 +348,8 @@ recommendation:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
 
 

@@ -24,8 +24,8 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
     read_kmod_state,
     target_kernels,
 )
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._runner import KmodRunner, sha256_of
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._runner import KmodRunner, sha256_of
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import (
     METHOD_PACKAGE,
     METHOD_SOURCE,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import errno
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn_dco_v2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn_dco_v2
 
 try:
     from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST

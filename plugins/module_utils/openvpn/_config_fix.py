@@ -27,8 +27,8 @@ reported, never changed.
 
 from __future__ import annotations
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import DCO_CIPHERS, DEFAULT_DATA_CIPHERS, MODE_SERVER, evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import DCO_CIPHERS, DEFAULT_DATA_CIPHERS, MODE_SERVER, evaluate
 
 MARK = "# ovpnfleet.dco: "
 IMPACT_ORDER = ("none", "compatible", "breaking")

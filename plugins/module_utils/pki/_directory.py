@@ -15,9 +15,9 @@ import json
 import os
 import stat
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import remove_file, write_file
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _certificates as pki
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.pki import _tls_crypt as tls_crypt
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import remove_file, write_file
 
 PRIVATE_DIRS = ("private", "servers", "clients", "tls-crypt-v2", "tls-crypt-v2/clients")
 PUBLIC_DIRS = ("revoked",)

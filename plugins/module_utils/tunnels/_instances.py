@@ -22,10 +22,10 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_file
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 
 UNIT_KINDS = {
     # unit prefix: (config directory = OpenVPN's --cd, role)

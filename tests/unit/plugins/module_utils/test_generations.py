@@ -15,16 +15,16 @@ import os
 import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils import _generations as generations
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import dco_requirement, parse_links
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, OVPN, OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import CommandResult
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import dco_requirement, parse_links
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import _kconfig_value, _package_candidates
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import persist_content
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import _flavour_or_reasons
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._runner import dkms_conf
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._peers import FAMILIES, family_for_link_kind
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import CommandResult
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import _flavour_or_reasons
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
 
 PLUGINS = os.path.join(os.path.dirname(generations.__file__), "..")

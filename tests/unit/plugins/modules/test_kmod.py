@@ -11,9 +11,9 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _plan as _kmod
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _service as _kmod_service
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
 

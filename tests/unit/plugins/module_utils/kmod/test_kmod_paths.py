@@ -12,9 +12,9 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _plan as _kmod
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _runner as _kmod_runner
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS, OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
     KmodError,
     check_path_component,

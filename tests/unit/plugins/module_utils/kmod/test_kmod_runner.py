@@ -11,9 +11,9 @@ import tarfile
 
 import pytest
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _plan as _kmod
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _runner as _kmod_runner
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import KmodError, ModuleInUseError
 
 

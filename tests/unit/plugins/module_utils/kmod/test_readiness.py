@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import OVPN_DCO_V2
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import (
     choose_source,
     kernel_series,

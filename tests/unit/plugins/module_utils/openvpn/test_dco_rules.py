@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate, resolve_version
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate, resolve_version
 
 SERVER = ("dev tun\nserver 10.8.0.0 255.255.255.0\ntopology subnet\n"
           "ca ca.crt\ncert s.crt\nkey s.key\ndh none\n")

@@ -33,9 +33,9 @@ import os
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_file
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "openvpn_configs")
 with open(os.path.join(CORPUS, "verdicts.json")) as _handle:

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import (
     MAX_FILE_BYTES,
     REDACTED,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 
 SERVER = ("dev tun\nserver 10.8.0.0 255.255.255.0\ntopology subnet\nca ca.crt\ncert s.crt\n"
           "key s.key\ndh none\n")

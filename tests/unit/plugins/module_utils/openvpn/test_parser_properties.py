@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import (
     KNOWN_OPTIONS,
     _tokenize_plain,
