@@ -139,10 +139,6 @@ def generation_for_link_kind(kind):
     return next((g for g in GENERATIONS.values() if g.link_kind == kind), None)
 
 
-def dco_link_kinds():
-    return tuple(generation.link_kind for generation in GENERATIONS.values())
-
-
 def parse_version(text):
     """Return the leading numeric components of a version string as a tuple of ints.
 

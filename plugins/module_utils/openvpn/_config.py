@@ -316,10 +316,6 @@ class ParsedConfig:
     def find(self, name):
         return [directive for directive in self.directives if directive.name == name]
 
-    def last(self, name):
-        found = self.find(name)
-        return found[-1] if found else None
-
     def names(self):
         return [directive.name for directive in self.directives]
 

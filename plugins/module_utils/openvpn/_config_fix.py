@@ -31,7 +31,6 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config impo
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import DCO_CIPHERS, DEFAULT_DATA_CIPHERS, MODE_SERVER, evaluate
 
 MARK = "# ovpnfleet.dco: "
-IMPACT_ORDER = ("none", "compatible", "breaking")
 UNFIXABLE = {
     "dev": "DCO carries IP packets only; a tap (bridged) tunnel stays in userspace. Move to a routed tun setup by hand.",
     "dev-type": "DCO carries IP packets only; a tap (bridged) tunnel stays in userspace. Move to a routed tun setup by hand.",

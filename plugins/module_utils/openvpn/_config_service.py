@@ -11,6 +11,7 @@ import os
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import read_regular_file, write_file
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import parse_openvpn_version
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import describe_error
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config_fix import plan, redact
 
 DEFAULT_VERSION = "2.6"
@@ -26,15 +27,10 @@ def read_config(path):
     return data.decode("utf-8", "surrogateescape"), os.stat(path).st_mode & 0o7777
 
 
-def _place(error):
-    where = "%s:%s" % (error["file"], error["line"]) if error.get("line") is not None else error.get("file")
-    return "%s: %s" % (where, error["msg"]) if where else error["msg"]
-
-
 def refusal(path, version, errors):
     """Why nothing was written: where OpenVPN's checks fail and what they say, never file content
     of our own (the messages are the parser's, which keeps inline key material out of them)."""
-    shown = "; ".join(_place(error) for error in errors[:MAX_ERRORS_SHOWN])
+    shown = "; ".join(describe_error(error) for error in errors[:MAX_ERRORS_SHOWN])
     more = " (and %d more)" % (len(errors) - MAX_ERRORS_SHOWN) if len(errors) > MAX_ERRORS_SHOWN else ""
     return ("edit %s: OpenVPN %s would refuse this config, nothing was written: %s%s; fix the config "
             "(ovpnfleet.dco.config_info lists every error), then run again" % (path, version, shown, more))

@@ -67,9 +67,6 @@ SERVER_ONLY = {
                                       "--force-key-material-export requires --mode server"),
 }
 
-# Refused in server mode; 2.7 prints "--NAME cannot be used with --mode server." for these.
-CLIENT_ONLY = ("shaper", "route-delay", "up-delay", "allow-recursive-routing")
-
 # What openvpn does with options it removed, while it reads them (add_option(), M_FATAL).
 REMOVED = {
     "client-cert-not-required": ("REMOVED OPTION: --client-cert-not-required, use "

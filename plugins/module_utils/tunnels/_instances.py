@@ -52,10 +52,6 @@ MAX_LOG_LINE = 300
 NAMESPACE_LINK = re.compile(r"^\w+:\[(\d+)\]$")
 
 
-class TunnelInfoError(DcoError):
-    pass
-
-
 def list_units(probe):
     """(unit, active state, main pid) of every OpenVPN template unit systemd knows."""
     result = probe.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "--no-pager",
