@@ -4,7 +4,7 @@
 """Light hosts in podman containers: many of them, on this machine's kernel (so never DCO).
 
 runc, not crun (crun fails here: "cgroups in hybrid mode not supported"), and explicit rlimits
-(the defaults fail: "setrlimit RLIMIT_NOFILE: Operation not permitted"); shared/LAB-FACTS.md.
+(the defaults fail: "setrlimit RLIMIT_NOFILE: Operation not permitted"), both seen on this machine.
 Passing them on each run leaves /etc/containers/containers.conf alone. Each lab has its own
 podman network (a bridge podman makes and removes with it) and labels its containers, so
 `down` removes exactly what this lab started.

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """qemu VMs with stock Debian kernels: where DCO's kernel side can really be loaded.
 
-TCG, not KVM: this machine's KVM cannot run stock kernels (shared/LAB-FACTS.md). Each VM boots
+TCG, not KVM: this machine's KVM cannot run stock kernels (`failed to set MSR 0x10a`). Each VM boots
 the image's kernel directly on a copy-on-write overlay of the cached disk (the cache stays
 clean), answers SSH on 127.0.0.1:PORT through qemu's user-mode network (which also reaches
 Debian's registry for apt), and has a second NIC on a multicast socket segment that only this
