@@ -66,7 +66,7 @@ def fix_config(module, probe):
         "dco_compatible": verdict["dco_compatible"],
         "dco_compatible_before": result["before"]["dco_compatible"],
         "edits": [edit.as_dict() for edit in result["edits"]],
-        "not_edited": [{key: item[key] for key in ("option", "file", "line", "why")} for item in result["not_edited"]],
+        "not_edited": [{key: item[key] for key in ("option", "file", "line", "why", "rule")} for item in result["not_edited"]],
         "blockers": verdict["blockers"],
         "openvpn_version": verdict["openvpn_version"],
     }

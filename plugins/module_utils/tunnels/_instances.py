@@ -237,7 +237,7 @@ def config_facts(instance, version, reader):
         "files": {},
         "log": next((last[name].args[0] for name in ("log", "log-append") if name in last and last[name].args), None),
         "dco_compatible": verdict["dco_compatible"],
-        "blockers": [{key: blocker[key] for key in ("option", "line", "reason", "fix")} for blocker in verdict["blockers"]],
+        "blockers": [{key: blocker[key] for key in ("option", "line", "reason", "fix", "rule")} for blocker in verdict["blockers"]],
         "vpn_ipv4": tunnel_address(last),
     }
     for name in ("cert", "ca", "crl-verify"):
