@@ -142,6 +142,13 @@ edits:
       type: str
       returned: always
       sample: clients that still compress keep connecting
+    rule:
+      description:
+        - The id of the DCO rule whose fix this is (as in M(ovpnfleet.dco.config_info)'s RV(ovpnfleet.dco.config_info#module:blockers[].rule)),
+          V(null) for the C(disable-dco) line O(dco=disabled) adds.
+      type: str
+      returned: always
+      sample: dco-compression
 not_edited:
   description:
     - Blockers left in the config, each with the reason it was not edited.
@@ -150,7 +157,33 @@ not_edited:
   returned: always
   type: list
   elements: dict
-  sample: [{option: fragment, line: 9, why: "breaking: both ends must drop 'fragment' together"}]
+  contains:
+    option:
+      description: The option of the blocker.
+      type: str
+      returned: always
+      sample: fragment
+    file:
+      description: The file it is in.
+      type: str
+      returned: always
+      sample: /etc/openvpn/server/office.conf
+    line:
+      description: Its line.
+      type: int
+      returned: always
+      sample: 9
+    why:
+      description: Why it was not edited, and what to do.
+      type: str
+      returned: always
+      sample: "breaking: both ends must drop 'fragment' together"
+    rule:
+      description: The id of the DCO rule that found it.
+      type: str
+      returned: always
+      sample: dco-fragment
+  sample: [{option: fragment, file: /etc/openvpn/server/office.conf, line: 9, why: "breaking: both ends must drop 'fragment' together", rule: dco-fragment}]
 blockers:
   description: What still turns DCO off, as M(ovpnfleet.dco.config_info) reports it.
   returned: always

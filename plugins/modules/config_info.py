@@ -53,6 +53,32 @@ options:
         the newest release of that series the rules know.
       - Defaults to the version C(openvpn --version) reports on the host, else C(2.6).
     type: str
+  ignore_rules:
+    description:
+      - DCO rules, by id (RV(blockers[].rule)), whose blockers are moved from RV(blockers) to
+        RV(suppressed), for options a config keeps on purpose (a profile that must use a proxy).
+      - OpenVPN does not know about this list, so RV(dco_compatible) still counts those blockers.
+      - The ids, what each rule checks and its fix are listed in the collection's C(docs/config.md).
+        An id not in the list fails the task and names the known ones.
+    type: list
+    elements: str
+    default: []
+    choices:
+      - dco-afunix
+      - dco-bind-dev
+      - dco-cipher-fallback
+      - dco-compression
+      - dco-data-ciphers
+      - dco-dev-type
+      - dco-disabled
+      - dco-fragment
+      - dco-http-proxy
+      - dco-management-query-proxy
+      - dco-mktun
+      - dco-null-device
+      - dco-socks-proxy
+      - dco-static-key
+      - dco-topology
 requirements:
   - Nothing on the host; C(openvpn) is asked for its version when O(openvpn_version) is not set.
 notes:
@@ -92,6 +118,12 @@ EXAMPLES = r"""
   loop_control:
     label: "{{ item.option }}"
 
+- name: Check a profile that must reach its server through a proxy, for everything else
+  ovpnfleet.dco.config_info:
+    path: /etc/openvpn/client/hotel.conf
+    ignore_rules: [dco-http-proxy]
+  register: dco_hotel
+
 - name: Judge a client profile for the OpenVPN 2.7 the fleet moves to
   ovpnfleet.dco.config_info:
     content: "{{ lookup('ansible.builtin.file', 'profiles/laptop.ovpn') }}"
@@ -106,6 +138,7 @@ dco_compatible:
     - V(true) when OpenVPN keeps DCO on for this config (given a kernel with the module),
       V(false) when it turns DCO off, V(null) when OpenVPN would refuse to start with it (see
       RV(errors)).
+    - Blockers moved to RV(suppressed) by O(ignore_rules) still make it V(false).
   returned: always
   type: bool
   sample: false
@@ -142,12 +175,34 @@ blockers:
       type: str
       returned: always
       sample: "Replace 'comp-lzo' by 'compress migrate': it keeps serving clients that still announce compression."
+    rule:
+      description:
+        - The stable id of the rule that found it, such as V(dco-compression) or V(dco-topology); it
+          does not change when OpenVPN rewords its note. O(ignore_rules) takes these ids.
+      type: str
+      returned: always
+      sample: dco-compression
   sample:
     - option: topology
       file: /etc/openvpn/server/server.conf
       line: 4
       reason: "Note: NOT using '--topology subnet' disables data channel offload."
       fix: Set 'topology subnet' (every 2.x client follows the pushed topology).
+      rule: dco-topology
+suppressed:
+  description:
+    - The blockers of the rules named in O(ignore_rules), in the same shape and order as
+      RV(blockers). Empty without O(ignore_rules).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - option: http-proxy
+      file: /etc/openvpn/client/laptop.conf
+      line: 6
+      reason: "Note: --http-proxy disables data channel offload."
+      fix: "DCO cannot tunnel through an HTTP proxy: connect directly, or keep this profile in userspace."
+      rule: dco-http-proxy
 errors:
   description: Why OpenVPN would refuse to start with the config, as far as this module knows.
   returned: always
@@ -293,7 +348,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoEr
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import parse_openvpn_version
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_file, parse_text, safe_data
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import RULE_IDS, evaluate
 
 DEFAULT_VERSION = "2.6"
 
@@ -302,6 +357,7 @@ ARGUMENT_SPEC = dict(
     content=dict(type="str", no_log=True),
     cwd=dict(type="path"),
     openvpn_version=dict(type="str"),
+    ignore_rules=dict(type="list", elements="str", default=[], choices=list(RULE_IDS)),
 )
 
 
@@ -321,7 +377,7 @@ def config_info(params, probe):
         parsed = parse_file(params["path"], cwd=params["cwd"])
     else:
         parsed = parse_text(params["content"], cwd=params["cwd"])
-    verdict = evaluate(parsed, version)
+    verdict = evaluate(parsed, version, ignore_rules=params["ignore_rules"])
     verdict.update(
         changed=False,
         openvpn_version_source=source,

@@ -205,7 +205,9 @@ instances:
       returned: always
       sample: true
     config_blockers:
-      description: What in the config turns DCO off, with the fix.
+      description:
+        - What in the config turns DCO off, with the fix, each with V(option), V(line), V(reason), V(fix)
+          and V(rule), the id of the DCO rule that found it (as in M(ovpnfleet.dco.config_info)).
       type: list
       elements: dict
       returned: always

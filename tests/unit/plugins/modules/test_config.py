@@ -58,8 +58,10 @@ def test_disable_then_enable(run_module, tmp_path):
     failed, result = run(run_module, path, dco="disabled", backup=False)
     assert not failed and result["changed"] and result["dco_compatible"] is False
     assert result["blockers"][0]["option"] == "disable-dco"
+    assert [(edit["option"], edit["rule"]) for edit in result["edits"]] == [("disable-dco", None)]
     failed, result = run(run_module, path, backup=False)
     assert not failed and result["dco_compatible"] is True
+    assert [(edit["option"], edit["rule"]) for edit in result["edits"]] == [("disable-dco", "dco-disabled")]
 
 
 def test_refused_config_fails_and_writes_nothing(run_module, tmp_path):
@@ -189,3 +191,13 @@ def test_bytes_that_are_not_utf8_survive_an_edit(run_module, tmp_path):
     json.dumps(result)
     assert path.read_bytes().endswith(b"setenv GREETING gr\xfc\xdf\n")
     assert "gr\\xfc\\xdf" in result["diff"]["after"]
+
+
+def test_edits_and_blockers_left_name_their_rule(run_module, tmp_path):
+    path = tmp_path / "laptop.conf"
+    path.write_text("client\ndev tun\nremote 192.0.2.1\nca ca.crt\ncert c.crt\nkey c.key\ncomp-lzo\nfragment 1300\n")
+    failed, result = run(run_module, path, check_mode=True)
+    assert not failed, result
+    assert [(edit["option"], edit["rule"]) for edit in result["edits"]] == [("comp-lzo", "dco-compression")]
+    assert [(item["option"], item["line"], item["rule"]) for item in result["not_edited"]] == [("fragment", 8, "dco-fragment")]
+    assert [blocker["rule"] for blocker in result["blockers"]] == ["dco-fragment"]

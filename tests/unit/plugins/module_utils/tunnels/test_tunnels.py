@@ -83,7 +83,7 @@ def test_userspace_container_reports_openvpns_own_reason():
     assert (server["unit"], server["pid"] is not None, server["mode"]) == (None, True, "server")
     assert (server["link_kind"], server["dco_active"], server["peers"]) == ("tun", False, None)
     assert server["dco_off_reason"] == "Note: '--allow-compression' is not set to 'no', disabling data channel offload."
-    assert server["config_blockers"][0]["option"] == "comp-lzo"
+    assert (server["config_blockers"][0]["option"], server["config_blockers"][0]["rule"]) == ("comp-lzo", "dco-compression")
     # No management interface: the clients come from the --status file (version 2, commas).
     assert server["management"]["source"] == "/run/openvpn-server/status-lab.log"
     status = fixture["probe"]["read"]["/run/openvpn-server/status-lab.log"]
