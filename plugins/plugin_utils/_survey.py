@@ -28,7 +28,7 @@ _SERIAL = dict(kind="serial", default=[1, "30%", "100%"], required=True,
                description="Hosts per batch, canary first: whole numbers or percentages, comma separated, such as 1,30%,100%.")
 _MAX_FAIL = dict(kind="int", default=20, minimum=0, maximum=100, required=True,
                  question="Failures allowed per batch (%)",
-                 description="Share of a batch that may fail (and roll back) before the run stops; a failed canary always stops it.")
+                 description="Share of a batch that may fail (and roll back) before no later batch runs; a failed canary always stops them.")
 _GATE_TIMEOUT = dict(kind="int", default=180, minimum=1, maximum=86400, required=True,
                      question="Health gate timeout (s)",
                      description="Seconds a host's tunnels get to come back before the host is rolled back; keep it above the clients' ping-restart.")
