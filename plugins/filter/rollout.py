@@ -30,6 +30,16 @@ def _report_notes(hosts, hostvars):
     return notes
 
 
+def _run_summary(hosts, hostvars):
+    """rollout_run_summary over the hosts of the run, read from hostvars."""
+    fleet = {}
+    for name in hosts or []:
+        facts = hostvars[name] if name in hostvars else {}
+        fleet[name] = {"switched": facts.get("dco_switched_units"), "held_clients": facts.get("dco_held_clients"),
+                       "outcome": facts.get("dco_outcome")}
+    return _rollout.run_summary(fleet)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -50,4 +60,5 @@ class FilterModule:
             "rollout_held_back_clients": _rollout.held_back_clients,
             "rollout_batch_halt_reason": _rollout.batch_halt_reason,
             "rollout_report_notes": _report_notes,
+            "rollout_run_summary": _run_summary,
         }

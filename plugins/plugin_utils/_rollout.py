@@ -265,6 +265,27 @@ def report_notes(outcome, held_clients):
     return notes
 
 
+def run_summary(fleet):
+    """What a run did per host, for ``set_stats`` (the next node of an AWX workflow).
+
+    ``fleet`` maps each host of the run to its ``switched`` units, ``held_clients`` and
+    ``outcome`` (see server_table); every host gets ``result``: ``switched``, ``unchanged``,
+    ``failed`` or ``held_back``, with the phase and reason where there is one.
+    """
+    summary = {}
+    for host_name in sorted(fleet or {}):
+        facts = fleet[host_name] or {}
+        outcome = facts.get("outcome") or {}
+        switched = list(facts.get("switched") or [])
+        entry = {"result": outcome.get("result") or ("switched" if switched else "unchanged"),
+                 "switched": switched,
+                 "held_back_clients": [held["unit"] for held in facts.get("held_clients") or []]}
+        if outcome:
+            entry.update(phase=outcome.get("phase"), reason=outcome.get("reason"))
+        summary[host_name] = entry
+    return summary
+
+
 def plan_line(entry):
     """One line of the preflight plan, from a config check result or an unmanaged instance."""
     if "why" in entry:

@@ -246,3 +246,17 @@ def test_report_notes_say_what_the_rollout_did_and_only_failures_are_problems():
     assert rolled[0]["why"] == "rolled back to userspace by enable_dco: gate"
     halted = rollout.report_notes({"phase": "clients", "result": "held_back", "reason": "canary failed"}, [])
     assert halted == [{"unit": None, "why": "held back by enable_dco in the clients phase: canary failed", "problem": False}]
+
+
+def test_run_summary_gives_every_host_a_result():
+    summary = rollout.run_summary({
+        "a": {"switched": ["openvpn-server@x.service"], "held_clients": [{"unit": "openvpn-client@y.service"}]},
+        "b": {"outcome": {"phase": "build", "result": "failed", "reason": "compile error"}},
+        "c": {},
+        "d": {"outcome": {"phase": "clients", "result": "held_back", "reason": "canary failed"}},
+    })
+    assert summary["a"] == {"result": "switched", "switched": ["openvpn-server@x.service"],
+                            "held_back_clients": ["openvpn-client@y.service"]}
+    assert summary["b"] == {"result": "failed", "switched": [], "held_back_clients": [], "phase": "build", "reason": "compile error"}
+    assert summary["c"]["result"] == "unchanged"
+    assert summary["d"]["result"] == "held_back"
