@@ -286,5 +286,3 @@ def _verify_compression(state):
     if "allow_stub_only" in state.comp_flags and comp_non_stub(state):
         state.error("Compression is not allowed since allow-compression is set to 'stub-only'",
                     state.comp_alg[1], "verify")
-
-

@@ -119,7 +119,6 @@ def _mode(state):
     return MODE_P2P
 
 
-
 def evaluate(parsed, version, ignore_rules=()):
     """Verdict for a parsed config under OpenVPN ``version`` (``"2.6.14"``, ``"2.7"``, ...).
 

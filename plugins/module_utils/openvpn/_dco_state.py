@@ -49,6 +49,7 @@ LEGACY_CIPHER = re.compile(
     r"^(?:BF|CAST5|IDEA|SEED|RC2(?:-40|-64)?|DES|DESX|DES-EDE)-(?:CBC|CFB|CFB1|CFB8|OFB)$")
 OTHER_MODE = re.compile(r"^[A-Z0-9-]+-(?:CTR|ECB|CCM|OCB|XTS|WRAP)$")
 
+
 def normalize_cipher(name):
     upper = name.upper()
     return CIPHER_ALIASES.get(upper, upper)
@@ -372,5 +373,3 @@ def device_kind(state):
         if is_dev_type(state, kind):
             return kind
     return "undef"
-
-
