@@ -431,15 +431,22 @@ def signatures_required(facts):
     return reasons
 
 
-def check_signing(facts, method, request):
-    """Refuse an unsigned build the kernel would reject at load time.
+def unsigned_refusal(facts, method, request, flavour_name):
+    """Why the kernel would reject the module this method installs unsigned, or None.
 
     DKMS and distro packages sign with DKMS's own key (its enrolment is host_info's note); a
     module from the kernel's tree is signed by the distribution.
     """
     reasons = signatures_required(facts)
     if reasons and method in (METHOD_SOURCE, METHOD_ARTIFACT) and not request.get("signing_key"):
-        raise KmodError(
-            "install an unsigned %s: the kernel only loads signed modules (%s); pass signing_key "
-            "and signing_cert with a key enrolled in the MOK list, or use method dkms, whose "
-            "key DKMS enrols with 'mokutil --import'." % (request["flavour"], ", ".join(reasons)))
+        return ("install an unsigned %s: the kernel only loads signed modules (%s); pass signing_key "
+                "and signing_cert with a key enrolled in the MOK list, or use method dkms, whose "
+                "key DKMS enrols with 'mokutil --import'." % (flavour_name, ", ".join(reasons)))
+    return None
+
+
+def check_signing(facts, method, request):
+    """Refuse an unsigned build the kernel would reject at load time."""
+    refusal = unsigned_refusal(facts, method, request, request["flavour"])
+    if refusal:
+        raise KmodError(refusal)

@@ -23,6 +23,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
     plan_kmod,
     read_kmod_state,
     target_kernels,
+    unsigned_refusal,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._runner import KmodRunner, sha256_of
@@ -117,6 +118,14 @@ def decide_only(module, request, facts, recommendation, kernels):
     summary.update((key, decision[key]) for key in ("method", "source", "version", "package", "why", "warnings"))
     summary.update(flavour=flavour.name, module_file=flavour.module_file,
                    summary=_summary(flavour, decision))
+    refusal = unsigned_refusal(facts, decision["method"], request, flavour.name)
+    if refusal:
+        # Known before anything is built: the kernel would reject the unsigned module at load
+        # time, so the host is left alone (its tunnels stay in userspace) with what to do.
+        summary.update(skip=True, reasons=[refusal], why=refusal)
+        result.update(flavour=flavour.name, method=decision["method"], decision=summary,
+                      loaded=facts["kernel_modules"][flavour.name]["loaded"])
+        return result
     if decision["method"] == METHOD_SOURCE:
         # Hosts that would build the same source for the same kernels on the same machine build once.
         summary["build_key"] = "_".join([decision["source"], "+".join(kernels), arch])

@@ -42,6 +42,18 @@ EXPECTED = {
         "recommendation.package": "openvpn-dco-dkms",
         "recommendation.build": "dkms",
     },
+    # The lab VM booted with module.sig_enforce=1: DKMS (the package) signs with its own key, so
+    # host_info still recommends it, with the MOK enrolment among the notes.
+    "debian12-sig-enforced": {
+        "kernel.release": "6.1.0-57-amd64",
+        "kernel.modules_loadable": True,
+        "module_signatures_enforced": True,
+        "openvpn.version": "2.6.14",
+        "kernel_modules.ovpn-dco-v2.loaded": False,
+        "recommendation.status": "actionable",
+        "recommendation.flavour": "ovpn-dco-v2",
+        "recommendation.method": "package",
+    },
     # Constructed, not recorded (see its note): what host_info says without the table of sources.
     "debian13-stock-constructed": {
         "kernel.release": "6.12.118+deb13-amd64",

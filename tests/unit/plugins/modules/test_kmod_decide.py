@@ -227,3 +227,24 @@ def test_host_that_cannot_run_dco_is_reported_not_failed(run_module, monkeypatch
     decision = result["decision"]
     assert decision["skip"] is True and decision["method"] is None and decision["build_key"] is None
     assert any("CONFIG_MODULES is not set" in reason for reason in decision["reasons"])
+
+
+def test_unsigned_build_on_a_kernel_that_only_loads_signed_modules_is_left_alone_before_any_build(run_module, monkeypatch):
+    # Recorded on the lab VM booted with module.sig_enforce=1, where the build went ahead and
+    # the install was refused only at the switch: 'Key was rejected by service' is what loading
+    # the unsigned module would have given (seen there with insmod).
+    failed, result = decide(run_module, monkeypatch, probe_of("debian12-sig-enforced"))
+    assert not failed, result
+    decision = result["decision"]
+    assert decision["skip"] is True and decision["build_key"] is None
+    assert decision["why"].startswith("install an unsigned ovpn-dco-v2: the kernel only loads signed modules "
+                                      "(module.sig_enforce is set); pass signing_key and signing_cert")
+    assert decision["reasons"] == [decision["why"]]
+
+
+def test_a_signing_key_lets_the_build_go_ahead_on_such_a_kernel(run_module, monkeypatch):
+    failed, result = decide(run_module, monkeypatch, probe_of("debian12-sig-enforced"),
+                            signing_key="/etc/ovpnfleet/mok.key", signing_cert="/etc/ovpnfleet/mok.der")
+    assert not failed, result
+    decision = result["decision"]
+    assert decision["skip"] is False and decision["method"] == "source" and decision["build_key"]
