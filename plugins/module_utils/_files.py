@@ -28,7 +28,14 @@ class FileWriteError(DcoError):
 
 
 class FileReadError(DcoError):
-    pass
+    """A file could not be read; ``cause`` is the reason without the path, ``kind`` says which
+    refusal it was (``missing``/``unreadable``, ``not_regular``, ``too_large``), so a caller can
+    word it for its own kind of file."""
+
+    def __init__(self, message, cause, kind):
+        super().__init__(message)
+        self.cause = cause
+        self.kind = kind
 
 
 def read_bytes_or_none(path):
@@ -50,12 +57,13 @@ def read_regular_file(path, max_bytes):
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
-    except OSError as error:
-        raise FileReadError("read %s: %s" % (path, error.strerror or error))
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise _unreadable(path, error)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise FileReadError("read %s: it is %s, not a file; give the path of the file itself" % (path, _kind(info.st_mode)))
+            cause = "it is %s, not a regular file" % _kind(info.st_mode)
+            raise FileReadError("read %s: %s; give the path of the file itself" % (path, cause), cause, "not_regular")
         chunks, size = [], 0
         while size <= max_bytes:
             chunk = os.read(fd, max_bytes + 1 - size)
@@ -64,17 +72,24 @@ def read_regular_file(path, max_bytes):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as error:
-        raise FileReadError("read %s: %s" % (path, error.strerror or error))
+        raise _unreadable(path, error)
     finally:
         os.close(fd)
     if size > max_bytes:
-        raise FileReadError("read %s: it is larger than %d bytes, more than a file of this kind holds; "
-                            "check the path" % (path, max_bytes))
+        cause = "it is larger than %d bytes" % max_bytes
+        raise FileReadError("read %s: %s, more than a file of this kind holds; check the path" % (path, cause),
+                            cause, "too_large")
     return b"".join(chunks)
 
 
+def _unreadable(path, error):
+    cause = getattr(error, "strerror", None) or str(error)
+    return FileReadError("read %s: %s" % (path, cause), cause,
+                         "missing" if isinstance(error, FileNotFoundError) else "unreadable")
+
+
 def _kind(mode):
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
         if test(mode):
             return name

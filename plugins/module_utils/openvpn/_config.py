@@ -41,10 +41,10 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import stat
 from types import MappingProxyType
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._files import FileReadError, read_regular_file
 
 MAX_PARMS = 16            # options.h: parameters per line, the option name included
 OPTION_LINE_SIZE = 256    # options.h: a line this long (newline included) is refused
@@ -426,45 +426,17 @@ def _byte_len(text):
         return len(text.encode("utf-8", "surrogatepass"))
 
 
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def _read_file(path):
-    """The text of a regular file of at most MAX_FILE_BYTES.
-
-    O_NONBLOCK keeps a FIFO without writer from blocking the open; the type and size are
-    then taken from the opened descriptor, so a swap after a check cannot fool them.
-    """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    """The text of a regular file of at most MAX_FILE_BYTES (``_files.read_regular_file``: no
+    FIFO, device or endless file is ever read), worded as an OpenVPN config."""
     try:
-        fd = os.open(path, flags)
-    except (OSError, ValueError) as exc:
-        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=safe_text(path))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "not a file")
-            raise ConfigParseError(safe_text(
-                "read OpenVPN config %s: it is %s, not a regular file; give the path of the "
-                "config file itself" % (path, kind)), path=safe_text(path))
-        chunks, size = [], 0
-        while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise ConfigParseError(safe_text("read OpenVPN config %s: %s" % (path, _reason(exc))), path=safe_text(path))
-    finally:
-        os.close(fd)
-    if size > MAX_FILE_BYTES:
-        raise _too_large(path)
-    return b"".join(chunks).decode("utf-8", errors="surrogateescape")
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except FileReadError as exc:
+        if exc.kind == "too_large":
+            raise _too_large(path)
+        hint = "; give the path of the config file itself" if exc.kind == "not_regular" else ""
+        raise ConfigParseError(safe_text("read OpenVPN config %s: %s%s" % (path, exc.cause, hint)), path=safe_text(path))
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def _reason(exc):

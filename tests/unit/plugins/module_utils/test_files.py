@@ -97,7 +97,7 @@ def test_symlink_is_kept_and_its_target_written(tmp_path):
     (lambda p: os.symlink("missing.conf", p), "is a symlink to"),
     (lambda p: os.symlink(p.name, p), "a symlink loop"),
     (lambda p: p.mkdir(), "is a directory, not a file"),
-    (os.mkfifo, "is a FIFO, not a file"),
+    (os.mkfifo, "is a named pipe, not a file"),
 ])
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_what_is_not_a_file_is_refused_before_anything_is_read(tmp_path, make, message, check_mode):

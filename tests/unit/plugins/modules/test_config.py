@@ -163,8 +163,8 @@ def test_refusal_never_shows_key_material(run_module, tmp_path, block):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: p.mkdir(), "is a directory, not a file"),
-    (os.mkfifo, "is a FIFO, not a file"),
+    (lambda p: p.mkdir(), "is a directory, not a regular file"),
+    (os.mkfifo, "is a named pipe, not a regular file"),
     (lambda p: p.write_bytes(b"# padding\n" * 110000), "is larger than 1048576 bytes"),
 ])
 def test_what_is_not_a_config_is_refused_without_reading_it_all(run_module, tmp_path, make, message):
