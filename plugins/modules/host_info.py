@@ -22,6 +22,12 @@ description:
     and an installed kernel that waits for a reboot.
   - Works on hosts without OpenVPN (it says so, and recommends from the distribution's package
     candidate when there is one).
+  - On an OpenVPN Access Server host (detected as M(ovpnfleet.dco.access_server_info) does it,
+    by C(/usr/local/openvpn_as/scripts/sacli)) the Access Server version, not the host's
+    C(openvpn), decides - C(ovpn-dco-v2) (C(openvpn-dco-dkms) on Debian and Ubuntu,
+    C(kmod-ovpn-dco) on RHEL) for AS 2.12 to 3.1, the in-tree C(ovpn) (Linux 6.16 and newer) for
+    AS 3.2 and newer, no DCO before 2.12 - and the steps end with the DCO key
+    C(vpn.server.daemon.ovpndco) set through M(ovpnfleet.dco.access_server), C(sacli start) and a check.
 author: ovpnfleet.dco contributors (@ovpnfleet)
 extends_documentation_fragment:
   - ovpnfleet.dco.attributes
@@ -48,6 +54,7 @@ notes:
   - Run it with C(become=true); without root some files (for example the EFI variables) may not
     be readable, and the result says V(null) where it could not tell.
 seealso:
+  - module: ovpnfleet.dco.access_server_info
   - name: OpenVPN DCO readme
     description: What DCO is and which options it supports.
     link: https://github.com/OpenVPN/openvpn/blob/master/README.dco.md
@@ -278,18 +285,30 @@ module_signatures_enforced:
   returned: always
   type: bool
   sample: false
+access_server:
+  description:
+    - What M(ovpnfleet.dco.access_server_info) reports, with the same keys - C(is_access_server)
+      (V(false) and every other key empty on a host without Access Server), C(version),
+      C(dco_setting), C(dco_configured), C(dco_available), C(dco_module_version), C(daemons),
+      C(interfaces), C(requirement), C(problems). Nothing of AS's configuration but the DCO key.
+  returned: always
+  type: dict
+  sample: {is_access_server: true, version: 2.14.3-d2b0d4b4-Debian12, dco_setting: "false", dco_configured: false,
+           dco_available: false, requirement: {supported: true, flavour: ovpn-dco-v2}, problems: []}
 recommendation:
   description: What the host needs for DCO.
   returned: always
   type: dict
   contains:
     status:
-      description: V(ready) (the right module is loaded), V(actionable) (the collection can get it there) or V(unsupported).
+      description:
+        - V(ready) (the right module is loaded), V(actionable) (the collection can get it there) or V(unsupported).
+        - On Access Server, V(ready) also needs the DCO key set to V(true).
       type: str
       returned: always
       sample: actionable
     flavour:
-      description: The flavour the OpenVPN version needs.
+      description: The flavour the OpenVPN version (on Access Server, the AS version) needs.
       type: str
       returned: always
       sample: ovpn-dco-v2
@@ -327,7 +346,11 @@ recommendation:
       returned: always
       sample: dkms
     steps:
-      description: The steps in order.
+      description:
+        - The steps in order.
+        - On Access Server the kernel steps (for the kmod role) come first, then setting
+          C(vpn.server.daemon.ovpndco) to V(true) with M(ovpnfleet.dco.access_server) (when it is not),
+          C(sacli start), and the check.
       type: list
       elements: str
       returned: always
@@ -344,12 +367,22 @@ recommendation:
       elements: str
       returned: always
       sample: []
+    access_server:
+      description:
+        - On Access Server, its C(version), the DCO key as stored (C(dco_setting), V(null) when unset),
+          whether DCO is on (C(dco_configured), AS's documented default when the key is unset),
+          C(default_enabled) (on from AS 3.0), and what C(sacli VPNSummary) says (C(dco_available),
+          C(dco_module_version)). V(null) on other hosts.
+      type: dict
+      returned: always
+      sample: {version: 2.14.3-d2b0d4b4-Debian12, dco_setting: "false", dco_configured: false, default_enabled: false,
+               dco_available: false, dco_module_version: Kernel module not loaded}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_access_server, gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
 
 
@@ -358,7 +391,9 @@ def main():
         argument_spec=dict(openvpn_binary=dict(type="str", default="openvpn"), sources=dict(type="dict")),
         supports_check_mode=True,
     )
-    facts = gather_host_facts(ModuleProbe(module), module.params["openvpn_binary"])
+    probe = ModuleProbe(module)
+    facts = gather_host_facts(probe, module.params["openvpn_binary"])
+    facts["access_server"] = gather_access_server(probe)
     facts["recommendation"] = recommend(facts, module.params["sources"])
     module.exit_json(changed=False, **facts)
 

@@ -16,7 +16,9 @@ on by default up to 3.1; 3.2.0 and newer use the upstream ``ovpn`` module aligne
 
 Pure parts (``dco_requirement``, the parsers, ``plan_dco``) import nothing from Ansible, so
 ``host_info`` can reuse the version rule. Every command goes through
-``AccessServerHost._run_command``, which unit tests replace.
+``AccessServerHost._run_command``, which unit tests replace; ``ProbeAccessServerHost`` asks the
+same questions through the read-only fact probe of ``host_info`` and ``tunnel_info``, so every
+module tells an Access Server host the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import 
     parse_version,
 )
 
-SACLI = "/usr/local/openvpn_as/scripts/sacli"
+# Where Access Server installs itself; sacli and the OpenVPN daemons it starts live below it.
+AS_PREFIX = "/usr/local/openvpn_as/"
+SACLI = AS_PREFIX + "scripts/sacli"
 DCO_KEY = "vpn.server.daemon.ovpndco"
 AS_LOG = "/var/log/openvpnas.log"
 
@@ -334,6 +338,40 @@ class AccessServerHost:
                                % (why, what, AS_LOG), argv, rc, out, err)
         raise AccessServerError("%s (%s): see %s, run sacli start, or raise timeout"
                                 % (why, describe_status(status), AS_LOG))
+
+
+class ProbeAccessServerHost(AccessServerHost):
+    """The same questions through a fact probe (``_probe.py``): how host_info and tunnel_info
+    read Access Server, so they detect it exactly as access_server_info does."""
+
+    def __init__(self, probe):
+        self._probe = probe
+
+    def _run_command(self, argv):
+        return tuple(self._probe.run(argv))
+
+
+def is_access_server_process(argv, exe=None):
+    """Whether an openvpn process is one of Access Server's daemons: its program (``exe`` or
+    ``argv[0]``), its ``--config`` or its ``--cd`` lies under Access Server's install prefix.
+
+    AS starts and regenerates these itself; they are never ours to restart or edit.
+    """
+    paths = [exe] + list((argv or [])[:1])
+    for flag in ("--config", "--cd"):
+        if flag in (argv or [])[:-1]:
+            paths.append(argv[argv.index(flag) + 1])
+    return any(path and path.startswith(AS_PREFIX) for path in paths)
+
+
+def summary_of(info):
+    """What tunnel_info and the fleet report say of Access Server: ``gather_info`` without the
+    interfaces (tunnel_info reports those as instances) and the full requirement."""
+    keys = ("is_access_server", "version", "ready", "dco_setting", "dco_configured", "dco_available",
+            "dco_module_version", "clients", "problems")
+    summary = {key: info[key] for key in keys}
+    summary["flavour"] = info["requirement"]["flavour"]
+    return summary
 
 
 def _shown(raw):

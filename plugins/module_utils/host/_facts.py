@@ -17,6 +17,10 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import 
     kernel_sort_key,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import (
+    ProbeAccessServerHost,
+    gather_info,
+)
 
 # EFI variable SecureBoot in the global-variable namespace (UEFI spec, section 3.3).
 SECURE_BOOT_EFIVAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -52,6 +56,12 @@ def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=Tr
         facts["packages"] = {"manager": None, "packages": {}}
     facts["headers"] = _headers_facts(probe, release, facts["packages"])
     return facts
+
+
+def gather_access_server(probe):
+    """access_server_info's answer, asked through the probe: one ``sacli status`` on a host
+    without Access Server (no sacli: nothing runs), everything on one with it."""
+    return gather_info(ProbeAccessServerHost(probe))
 
 
 def _kernel_release(probe):

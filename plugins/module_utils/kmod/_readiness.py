@@ -15,10 +15,12 @@ import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
     FIRST_DCO_RELEASE,
+    GENERATIONS,
     first_served_openvpn,
     generation_for_openvpn,
     parse_version,
 )
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY as ACCESS_SERVER_DCO_KEY
 
 READY = "ready"            # the right module is loaded: nothing to do on the kernel side
 ACTIONABLE = "actionable"  # the collection can get the module there (see method and steps)
@@ -35,7 +37,12 @@ PERSIST_PATH = "/etc/modules-load.d/ovpnfleet-dco.conf"
 
 
 def recommend(facts, sources=None):
-    """Return ``{status, flavour, module, method, package, source, why, build, steps, reasons, notes}``.
+    """Return ``{status, flavour, module, method, package, source, why, build, steps, reasons, notes,
+    access_server}``.
+
+    On an Access Server host (``facts["access_server"]``, from access_server/_server.py's
+    ``gather_info``) the AS version picks the flavour and the steps end with its key, ``sacli
+    start`` and a check; ``access_server`` then holds its version and DCO key state, else None.
 
     ``sources`` is the table of pinned sources (``ovpn_dco_sources`` of kmod/sources.yml);
     None when the caller has none, and then no pinned source can be named.
@@ -43,17 +50,27 @@ def recommend(facts, sources=None):
     rec = {
         "status": UNSUPPORTED, "flavour": None, "module": None, "method": None,
         "package": None, "source": None, "why": None, "build": None, "steps": [], "reasons": [],
-        "notes": [],
+        "notes": [], "access_server": None,
     }
+    server = facts.get("access_server") or {}
+    if server.get("is_access_server"):
+        # Access Server brings its own OpenVPN: its version, not the host's openvpn, picks the module.
+        return _recommend_access_server(facts, server, rec, sources)
     flavour = _flavour_or_reasons(facts["openvpn"], facts.get("packages"), rec["reasons"])
     if flavour is None:
         return rec
     if not facts["openvpn"]["installed"]:
         rec["notes"].append("OpenVPN is not installed: the flavour follows the distro's candidate "
                             "%s; install OpenVPN before the module." % _candidate(facts.get("packages"), "openvpn"))
+    _kernel_side(facts, flavour, rec, sources, "OpenVPN %s" % (facts["openvpn"]["version"] or "(not installed)"))
+    return rec
+
+
+def _kernel_side(facts, flavour, rec, sources, user):
+    """The module ``flavour`` on this kernel: loaded (ready), present (modprobe) or to build."""
     rec.update(flavour=flavour.name, module=flavour.module)
     side = facts["kernel_modules"][flavour.name]
-    _note_wrong_flavour(facts, flavour, rec["notes"])
+    _note_wrong_flavour(facts, flavour, rec["notes"], user)
 
     if side["loaded"]:
         rec.update(status=READY, method=_method_of_present_module(side))
@@ -74,6 +91,52 @@ def recommend(facts, sources=None):
         return rec
 
     _plan_build(facts, flavour, rec, sources)
+    return rec
+
+
+def _recommend_access_server(facts, server, rec, sources):
+    """Access Server: the module its version needs on this kernel (``dco_requirement``, from
+    the one table of generations), then the key, ``sacli start`` and a check, in that order."""
+    rule = server["requirement"]
+    rec["access_server"] = {key: server.get(key) for key in (
+        "version", "dco_setting", "dco_configured", "dco_available", "dco_module_version")}
+    rec["access_server"]["default_enabled"] = rule["default_enabled"]
+    if not rule["supported"]:
+        rec["reasons"].extend(rule["reasons"])
+        return rec
+    flavour = GENERATIONS[rule["flavour"]]
+    rec["notes"].extend(rule["notes"])
+    kernel = parse_version(facts["kernel"]["release"])
+    if flavour.in_tree_since and kernel is not None and kernel[:2] < flavour.in_tree_since:
+        rec["notes"].append(
+            "not confirmed: Access Server's manual says only that 3.2.0 and newer use the %s module "
+            "aligned with Linux %d.%d+; whether its install script brings a module for older "
+            "kernels, and in which package, is not documented" % ((flavour.module,) + flavour.in_tree_since))
+    if rule["packages"]:
+        rec["notes"].append(
+            "Access Server's own repository and install script provide %s (Debian/Ubuntu) and %s "
+            "(RHEL, with EPEL) for %s; the kmod role installs the module the same way it does for "
+            "community OpenVPN" % (rule["packages"]["deb"], rule["packages"]["rpm"], flavour.name))
+    _kernel_side(facts, flavour, rec, sources, "Access Server %s" % server["version"])
+    if rec["status"] == UNSUPPORTED:
+        return rec
+    kernel_steps = rec["steps"]
+    rec["steps"] = ["kmod role (flavour %s): %s" % (flavour.name, step) for step in kernel_steps]
+    if server.get("dco_setting") != "true":
+        rec["steps"].append(
+            "set %s to true with ovpnfleet.dco.access_server (dco: enabled); it is %s now"
+            % (ACCESS_SERVER_DCO_KEY, "unset (default %s)" % ("on" if rule["default_enabled"] else "off")
+               if server.get("dco_setting") is None else repr(server["dco_setting"])))
+    if rec["steps"]:
+        rec["steps"].append("sacli start (ovpnfleet.dco.access_server runs it only when the key changed, "
+                            "and waits for the API and every daemon)")
+    if rec["steps"] or server.get("dco_available") is not True:
+        rec["steps"].append(
+            "verify: ovpnfleet.dco.access_server_info reports dco_available true, and "
+            "ovpnfleet.dco.tunnel_info shows the as0t*/as0u* devices of link kind %s" % flavour.link_kind)
+    if rec["status"] == READY and rec["steps"]:
+        # The module is loaded, yet Access Server does not use it until the key is on and applied.
+        rec["status"] = ACTIONABLE
     return rec
 
 
@@ -125,12 +188,12 @@ def _method_of_present_module(side):
     return METHOD_SOURCE
 
 
-def _note_wrong_flavour(facts, flavour, notes):
+def _note_wrong_flavour(facts, flavour, notes, user):
     for name, side in facts["kernel_modules"].items():
         if name != flavour.name and side["loaded"]:
             notes.append(
-                "%s is loaded but OpenVPN %s talks only to %s: it does not help this host."
-                % (side["module"], facts["openvpn"]["version"] or "(not installed)", flavour.module))
+                "%s is loaded but %s talks only to %s: it does not help this host."
+                % (side["module"], user, flavour.module))
 
 
 def _cannot_load_reason(facts, flavour):

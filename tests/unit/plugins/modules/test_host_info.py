@@ -10,6 +10,8 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import SACLI
 from ansible_collections.ovpnfleet.dco.plugins.modules import host_info
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
 
@@ -89,8 +91,16 @@ def dig(result, dotted):
     return result
 
 
+def without_access_server(record):
+    """A recording made before host_info asked for Access Server, answered as it is: no lab host
+    has Access Server (it cannot be fetched here), so sacli is missing and the probe says so
+    without running anything (rc 127), as ModuleProbe does for a program that is not there."""
+    record["run"].setdefault("%s status" % SACLI, [RC_NOT_FOUND, "", "%s: command not found" % SACLI])
+    return record
+
+
 def replay(run_module, monkeypatch, name, check_mode=False, args=None):
-    probe = ReplayProbe(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"])
+    probe = ReplayProbe(without_access_server(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"]))
     monkeypatch.setattr(host_info, "ModuleProbe", lambda module: probe)
     return run_module(host_info.main, args, check_mode=check_mode)
 
