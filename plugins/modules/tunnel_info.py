@@ -27,6 +27,13 @@ description:
     which includes instances started under C(ip netns exec) or in a sandboxed systemd unit -
     are inspected. OpenVPN running in containers on the host is counted in
     RV(foreign_instances) with its pid and namespaces only; none of its files are read.
+  - On an OpenVPN Access Server host (detected as M(ovpnfleet.dco.access_server_info) does it),
+    AS's own daemons are not plain instances - AS starts them and regenerates their configs. Each
+    of its devices C(as0t*) (TCP) and C(as0u*) (UDP) is an instance with RV(instances[].manager)
+    V(access_server), no C(unit) and no C(config) (so a rollout never restarts or edits it; switch
+    DCO with M(ovpnfleet.dco.access_server)), its link kind, RV(instances[].dco_active) and the
+    kernel's peers; RV(access_server) says what AS itself reports. Written from AS's documentation
+    and tested against constructed outputs, never against a real Access Server.
   - Log files are read from their end (at most 4 MiB, regular files only) and a unit's journal
     to its last 50000 lines; a problem says whether a log could not be read or said nothing.
 author: ovpnfleet.dco contributors (@ovpnfleet)
@@ -58,6 +65,7 @@ requirements:
 seealso:
   - module: ovpnfleet.dco.config_info
   - module: ovpnfleet.dco.host_info
+  - module: ovpnfleet.dco.access_server_info
 """
 
 EXAMPLES = r"""
@@ -82,10 +90,22 @@ EXAMPLES = r"""
 
 RETURN = r"""
 healthy:
-  description: Every instance is healthy (true when the host has none).
+  description: Every instance is healthy (true when the host has none), and Access Server reports no problem.
   returned: always
   type: bool
   sample: true
+access_server:
+  description:
+    - What M(ovpnfleet.dco.access_server_info) says of Access Server - C(is_access_server) (V(false),
+      and every other key empty, on other hosts), C(version), C(ready) (API and every daemon on),
+      C(dco_setting) (C(vpn.server.daemon.ovpndco) as stored), C(dco_configured), C(dco_available) and
+      C(dco_module_version) (C(sacli VPNSummary)), C(clients), C(flavour) (the module its version
+      needs) and C(problems), each with what to do.
+  returned: always
+  type: dict
+  sample: {is_access_server: true, version: 2.14.3-d2b0d4b4-Debian12, ready: true, dco_setting: "true",
+           dco_configured: true, dco_available: true, dco_module_version: 0.2.20231103, clients: 3,
+           flavour: ovpn-dco-v2, problems: []}
 readiness:
   description:
     - Whether the host can run DCO at all, as M(ovpnfleet.dco.host_info) recommends - C(status)
@@ -115,12 +135,24 @@ instances:
   elements: dict
   contains:
     name:
-      description: Instance name (the unit's instance, else the config's file name).
+      description: Instance name (the unit's instance, else the config's file name; the device for Access Server).
       type: str
       returned: always
       sample: office
+    manager:
+      description:
+        - V(access_server) for a daemon of OpenVPN Access Server (one per C(as0t*)/C(as0u*) device),
+          which only M(ovpnfleet.dco.access_server) may switch; V(null) for OpenVPN instances of the host.
+      type: str
+      returned: always
+      sample: null
+    transport:
+      description: V(tcp) (C(as0t*)) or V(udp) (C(as0u*)).
+      type: str
+      returned: when manager is access_server
+      sample: udp
     unit:
-      description: The systemd unit, V(null) for an openvpn started otherwise.
+      description: The systemd unit, V(null) for an openvpn started otherwise and for Access Server.
       type: str
       returned: always
       sample: openvpn-server@office.service
@@ -169,7 +201,7 @@ instances:
       returned: always
       sample: [{id: 0, remote_address: 192.0.2.21, remote_port: 45742, vpn_ipv4: 10.30.0.2, vpn_rx_bytes: 1680}]
     config:
-      description: The instance's config file.
+      description: The instance's config file; V(null) for Access Server, whose configs are its own.
       type: str
       returned: always
       sample: /etc/openvpn/server/office.conf
@@ -228,7 +260,8 @@ instances:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import ModuleProbe
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import summary_of
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_access_server, gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import survey
@@ -243,13 +276,15 @@ ARGUMENT_SPEC = dict(
 
 def tunnel_info(params, host):
     facts = gather_host_facts(host.probe, packages_if_unloadable=False)
+    facts["access_server"] = gather_access_server(host.probe)
     recommendation = recommend(facts)
     version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
-    found = survey(host, dict(params, openvpn_version=version))
+    found = survey(host, dict(params, openvpn_version=version), access_server=facts["access_server"])
     readiness = {key: recommendation[key] for key in ("status", "flavour", "method", "reasons")}
+    server = summary_of(facts["access_server"])
     return {"changed": False, "openvpn_version": version, "instances": found["instances"],
-            "foreign_instances": found["foreign_instances"], "readiness": readiness,
-            "healthy": all(instance["healthy"] for instance in found["instances"])}
+            "foreign_instances": found["foreign_instances"], "readiness": readiness, "access_server": server,
+            "healthy": all(instance["healthy"] for instance in found["instances"]) and not server["problems"]}
 
 
 def main():

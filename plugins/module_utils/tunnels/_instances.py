@@ -24,6 +24,11 @@ import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import ConfigParseError, DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import (
+    AS_LOG,
+    DCO_KEY,
+    is_access_server_process,
+)
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_file
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._dco_rules import evaluate
 
@@ -120,10 +125,11 @@ def argv_option(argv, name):
     return None
 
 
-def discover(probe):
-    """(instances, foreign): the host's own instances - dicts name, unit, state, pid, config,
-    cwd, role (server/client/None), log, status - and the openvpn processes of its containers,
-    named by pid and namespace only: their files are not ours to read or report."""
+def discover(probe, access_server=False):
+    """(instances, foreign): the host's own instances - dicts name, manager (None: ours), unit,
+    state, pid, config, cwd, role (server/client/None), log, status - and the openvpn processes
+    of its containers, named by pid and namespace only: their files are not ours to read or
+    report. Access Server's daemons are neither: ``access_server_instances`` reports them."""
     pids = set(list_processes(probe))
     instances = []
     for unit, state, pid in list_units(probe):
@@ -134,7 +140,7 @@ def discover(probe):
         pids.discard(pid)
         cwd = (argv_option(argv, "cd") if argv else None) or directory
         config = (argv_option(argv, "config") if argv else None) or name + ".conf"
-        instances.append({"name": name, "unit": unit, "state": state, "pid": pid or None,
+        instances.append({"name": name, "manager": None, "unit": unit, "state": state, "pid": pid or None,
                           "config": os.path.join(cwd, config), "cwd": cwd, "role": role, "log": None,
                           "status": argv_option(argv, "status") if argv else None})
     ours = where(probe, "self") if pids else None
@@ -149,11 +155,14 @@ def discover(probe):
         argv = process_argv(probe, pid)
         if argv is None:
             continue
+        # Access Server starts, restarts and regenerates its daemons itself: never a plain instance.
+        if is_access_server_process(argv, probe.read_link("/proc/%d/exe" % pid) if access_server else None):
+            continue
         cwd = argv_option(argv, "cd") or probe.read_link("/proc/%d/cwd" % pid) or "/"
         config = argv_option(argv, "config")
         config_path = os.path.join(cwd, config) if config else None
         name = os.path.basename(config)[:-5] if config and config.endswith(".conf") else "pid-%d" % pid
-        instances.append({"name": name, "unit": None, "state": "active", "pid": pid, "config": config_path,
+        instances.append({"name": name, "manager": None, "unit": None, "state": "active", "pid": pid, "config": config_path,
                           "cwd": cwd, "role": None, "log": argv_option(argv, "log") or argv_option(argv, "log-append"),
                           "status": argv_option(argv, "status")})
     return instances, foreign
@@ -394,10 +403,72 @@ def _kernel_side(host, result, said, facts, problems, options):
             problems.append("DCO is off (%s); fix the config with ovpnfleet.dco.config and get the module with the kmod role" % reason)
 
 
-def survey(host, options):
-    """``instances``: the host's own, inspected; ``foreign_instances``: its containers' openvpn."""
-    instances, foreign = discover(host.probe)
-    return {"instances": [inspect(host, instance, options) for instance in instances], "foreign_instances": foreign}
+def access_server_instances(host, server, options):
+    """One instance per Access Server device (``as0t*`` TCP, ``as0u*`` UDP) that
+    ``access_server._server.gather_info`` listed: manager ``access_server``, no unit and no
+    config (AS regenerates its configs and restarts its daemons itself, so a rollout must never
+    touch them; ovpnfleet.dco.access_server switches DCO), the link kind and kernel peers."""
+    return [_inspect_access_server_device(host, seen, server, options) for seen in server.get("interfaces") or []]
+
+
+def _inspect_access_server_device(host, seen, server, options):
+    name = seen["name"]
+    problems = []
+    result = {"name": name, "manager": "access_server", "unit": None, "state": "active", "pid": None, "config": None,
+              "cwd": None, "role": "server", "log": None, "status": None, "mode": "server",
+              "transport": seen["transport"], "interface": name, "link_kind": seen["kind"], "dco_active": None,
+              "dco_off_reason": None, "module": None, "peers": None, "management": None, "certificates": {},
+              "ping": None, "config_dco_compatible": None, "config_blockers": [], "vpn_ipv4": None}
+    link = host.link(name)
+    if link.get("error"):
+        # ip's link kind (gather_info) still says whether DCO carries it; the peers need the kernel.
+        problems.append(link["error"])
+    else:
+        result["link_kind"] = link["kind"]
+    generation = generation_for_link_kind(result["link_kind"])
+    result["dco_active"] = generation is not None
+    if generation is not None and not link.get("error"):
+        result["module"] = host.module(generation.module)
+        peers = host.peers(result["link_kind"], link["ifindex"])
+        if isinstance(peers, dict):
+            problems.append(peers["error"])
+        else:
+            result["peers"] = peers
+    elif generation is None:
+        result["dco_off_reason"] = _access_server_off_reason(server)
+        if options["dco_required"]:
+            problems.append(
+                "DCO is off on Access Server's %s (%s): load the module with the kmod role and switch DCO on with "
+                "ovpnfleet.dco.access_server (dco: enabled); never edit the configs Access Server regenerates"
+                % (name, result["dco_off_reason"]))
+    result["problems"] = problems
+    result["healthy"] = not problems
+    return result
+
+
+def _access_server_off_reason(server):
+    rule = server.get("requirement") or {}
+    if rule.get("supported") is False:
+        return "; ".join(rule.get("reasons") or ["this Access Server version cannot do DCO"])
+    if server.get("dco_configured") is False:
+        setting = server.get("dco_setting")
+        return "%s is %s in Access Server's configuration" % (
+            DCO_KEY, "unset (off by default before Access Server 3.0)" if setting is None else repr(setting))
+    if server.get("dco_available") is False:
+        return "Access Server reports DCO unavailable (%s)" % (server.get("dco_module_version") or "no module version")
+    return "Access Server runs this daemon in userspace (link kind tun): see %s" % AS_LOG
+
+
+def survey(host, options, access_server=None):
+    """``instances``: the host's own, inspected, then Access Server's devices when
+    ``access_server`` (``gather_info``'s answer) says this is an AS host; ``foreign_instances``:
+    its containers' openvpn."""
+    server = access_server or {}
+    instances, foreign = discover(host.probe, access_server=bool(server.get("is_access_server")))
+    found = [inspect(host, instance, options) for instance in instances]
+    if server.get("is_access_server"):
+        found += access_server_instances(host, server, options)
+    return {"instances": found, "foreign_instances": foreign}
 
 
 def gather(host, options):
