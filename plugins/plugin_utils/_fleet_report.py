@@ -13,6 +13,11 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY
+
+# tunnel_info's instances[].manager of Access Server's daemons: one row per host, never one per daemon.
+ACCESS_SERVER = "access_server"
+
 COLUMNS = ("host", "instance", "mode", "interface", "dco", "why", "peers", "rx_bytes", "tx_bytes",
            "cert_days", "healthy", "problems")
 
@@ -59,11 +64,15 @@ def rows(results, notes=None):
             table.append(dict(dict.fromkeys(COLUMNS), host=host, instance="-", healthy=False, problems=[
                 result.get("msg") or "no tunnel_info result (unreachable or failed before the health check)"]))
             continue
-        if not result["instances"]:
+        ours = [instance for instance in result["instances"] if instance.get("manager") != ACCESS_SERVER]
+        access_server = (result.get("access_server") or {}).get("is_access_server")
+        if not ours and not access_server:
             table.append(dict(dict.fromkeys(COLUMNS), host=host, instance="-", healthy=True, problems=[],
                               why="no OpenVPN instance on this host"))
             continue
-        for instance in _with_notes(result["instances"], (notes or {}).get(host)):
+        if access_server:
+            table.append(_access_server_row(host, result))
+        for instance in _with_notes(ours, (notes or {}).get(host)):
             rx, tx = _traffic(instance)
             days = [cert["days_left"] for cert in instance.get("certificates", {}).values() if cert.get("days_left") is not None]
             table.append({
@@ -75,6 +84,42 @@ def rows(results, notes=None):
                 "healthy": instance["healthy"], "problems": list(instance["problems"]),
             })
     return table
+
+
+def _access_server_row(host, result):
+    """One row for Access Server's daemons (tunnel_info's instances with manager access_server):
+    its version, the DCO key, what VPNSummary says, and how many as0* devices are in DCO."""
+    server = result["access_server"]
+    devices = [instance for instance in result["instances"] if instance.get("manager") == ACCESS_SERVER]
+    in_dco = [device["name"] for device in devices if device.get("dco_active")]
+    if not devices or any(device.get("dco_active") is None for device in devices):
+        dco = "unknown"
+    else:
+        dco = "on" if len(in_dco) == len(devices) else "off"
+    available = server.get("dco_available")
+    facts = "Access Server %s; %s %s; VPNSummary: DCO %s%s; as0* in DCO: %d of %d" % (
+        server.get("version") or "(version unknown)", DCO_KEY,
+        "unset" if server.get("dco_setting") is None else server["dco_setting"],
+        {True: "available", False: "unavailable", None: "not reported"}[available],
+        " (%s)" % server["dco_module_version"] if server.get("dco_module_version") else "", len(in_dco), len(devices))
+    off = next((device for device in devices if device.get("dco_active") is False), None)
+    why = _why(off, result.get("readiness")) if off else ""
+    traffic = [_traffic(device) for device in devices]
+    peers = [len(device["peers"]) for device in devices if device.get("peers") is not None]
+    problems = list(server.get("problems") or [])
+    problems += ["%s: %s" % (device["name"], problem) for device in devices for problem in device.get("problems") or []]
+    return {"host": host, "instance": "access-server", "mode": "server",
+            "interface": ", ".join(device["name"] for device in devices) or None, "dco": dco,
+            "why": "; ".join(part for part in (why, facts) if part),
+            "peers": sum(peers) if peers else server.get("clients"),
+            "rx_bytes": _total(rx for rx, _tx in traffic), "tx_bytes": _total(tx for _rx, tx in traffic),
+            "cert_days": None, "healthy": all(device.get("healthy") for device in devices) and not problems,
+            "problems": problems}
+
+
+def _total(values):
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
 
 
 def _with_notes(instances, notes):
