@@ -76,6 +76,17 @@ sanity: $(SANITY_VENV)/bin/ansible-test
 	  test -n "$$version" && cp tests/sanity/bootstrap_pip.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
 	cd $(SANITY_TREE) && $(CURDIR)/$(SANITY_VENV)/bin/ansible-test sanity --local --requirements --python 3.11 --color no
 
+# The targets that need no VM (tests/integration/targets), run on this machine in a copy of the
+# tree of its own, as sanity does. pki runs on the controller and needs cryptography >= 42.
+.PHONY: integration
+integration: $(SANITY_VENV)/bin/ansible-test
+	$(SANITY_VENV)/bin/pip install -q $$(grep '^cryptography==' requirements-dev.txt)
+	tree=$(subst -sanity-,-integration-,$(SANITY_TREE)); \
+	  rm -rf $(subst -sanity-,-integration-,$(SANITY_ROOT)) && mkdir -p $$tree; \
+	  git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $$tree; \
+	  cd $$tree && git init -q && git add -A && \
+	  $(CURDIR)/$(SANITY_VENV)/bin/ansible-test integration --local --python 3.11 --color no $(TARGETS)
+
 .PHONY: lint
 lint: venv $(COLLECTION_LINK)
 	# ansible-lint links the project into ~/.ansible/collections itself; ours would be a second copy.
@@ -104,6 +115,7 @@ test:
 	$(TIMER) changelog $(MAKE) --no-print-directory changelog
 	$(TIMER) build $(MAKE) --no-print-directory build
 	$(TIMER) sanity $(MAKE) --no-print-directory sanity
+	$(TIMER) integration $(MAKE) --no-print-directory integration
 	$(TIMER) lint $(MAKE) --no-print-directory lint
 	$(TIMER) molecule $(MAKE) --no-print-directory molecule
 
