@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""python3 -m tests.bench: DCO's gain and the rollout's costs on the lab, in one run.
+
+    python3 -m tests.bench [--parts throughput,ring,scale] [--runs 3] [--seconds 10]
+                           [--sizes 20,50,100] [--rerun-runs 1] [--out bench]
+    python3 -m tests.bench --report-only      # re-render report.md and plots from results.json
+
+Parts (docs/bench.md says what each number means):
+- throughput: in each VM, DCO against --disable-dco between two network namespaces;
+- ring: VM to VM through the lab's tunnel after enable_dco, then after disable_dco; then
+  enable_dco again, whose outages per tunnel are recorded;
+- scale: ansible -m ping, tunnel_info, check_health and the converged enable_dco re-run at
+  each fleet size, with the per-host slope and the re-run's per-task profile.
+A part run again replaces its earlier result in results.json; the others are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from tests.bench import lab, report, results, rollout, stats, sweeps, throughput
+
+VMS = {"debian12-1": "Debian 12, kernel 6.1, OpenVPN 2.6 with ovpn-dco-v2 (DKMS, after enable_dco)",
+       "debian13-bpo-1": "Debian 13, backports kernel, OpenVPN 2.7 with the in-tree ovpn"}
+RING = ("debian12-1", "debian13-bpo-1")  # server (2.6 + ovpn-dco-v2), client (2.7 + ovpn)
+GOALS = {"tunnel_info": 1.5, "enable_dco_rerun": 3.0}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def commit():
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lab.TOP, capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
+
+
+def dco_module_present(vm):
+    module = "ovpn-dco-v2" if vm.startswith("debian12") else "ovpn"
+    return lab.ssh(vm, "modinfo -F filename %s >/dev/null 2>&1 && echo yes || echo no" % module).strip() == "yes"
+
+
+def prepare(log):
+    lab.ensure(log=log)
+    if not all(dco_module_present(vm) for vm in VMS):
+        log("a VM lacks its DCO module: running enable_dco once first (not timed)")
+        with tempfile.TemporaryDirectory() as work:
+            rollout.playbook("enable_dco", work)
+
+
+def part_throughput(args, log):
+    setups, figures, info = {}, [], {}
+    for vm, description in VMS.items():
+        setup = "netns:%s" % vm
+        log("throughput %s" % setup)
+        samples, info[vm] = throughput.netns(vm, args.runs, args.seconds, args.protos, log=log)
+        setups[setup] = ("inside one VM (%s), OpenVPN server and client of the bench in two network namespaces "
+                         "over a veth pair, UDP, AES-256-GCM, the same config with and without --disable-dco; "
+                         "iperf3 %d s per run; CPU = whole VM (2 vCPUs)" % (description, args.seconds))
+        figures += results.variant_figures(setup, samples)
+    return {"setups": setups, "figures": figures, "ratios": results.pair_ratios(figures, "dco", "userspace"),
+            "devices": info, "limits": {s: limit(figures, s) for s in setups}}
+
+
+def limit(figures, setup):
+    """Which limit a setup hits, read from its own numbers."""
+    by = {(f["metric"], f["variant"]): f["median"] for f in figures if f["setup"] == setup}
+    words = []
+    for variant in ("userspace", "dco"):
+        rate = by.get(("mbit_s:tcp-up", variant))
+        cpu = by.get(("guest_cpu_s_per_gb:tcp-up", variant))
+        if rate and cpu:
+            # CPU seconds per wall second while moving the data: 2.0 means both vCPUs were busy.
+            busy = cpu * rate / 8000.0
+            words.append("%s %.0f Mbit/s with %.2f of 2 vCPUs busy" % (variant, rate, busy))
+    if not words:
+        return "not measured"
+    verdict = ("CPU-bound (the vCPUs are saturated, so less CPU per GB is more throughput)"
+               if all(float(w.split(" with ")[1].split()[0]) > 1.6 for w in words)
+               else "not CPU-bound in every variant: a vCPU is idle part of the time, so the link or "
+                    "the emulated NIC caps the rate and DCO shows mostly as less CPU per GB")
+    return "; ".join(words) + ": " + verdict
+
+
+def ring_samples(args, label, log):
+    server, client = RING
+    tunnel = next(t for t in lab.state()["tunnels"] if t["server"] == server and t["client"] == client)
+    return throughput.ring(server, client, tunnel["gateway"], args.runs, args.seconds, args.protos, label, log=log)
+
+
+def part_ring(args, log):
+    setup = "ring:%s<-%s" % RING
+    samples, outage = {}, []
+    with tempfile.TemporaryDirectory() as work:
+        log("ring: enable_dco first, so both ends run DCO")
+        rollout.playbook("enable_dco", os.path.join(work, "enable0"))
+        samples.update(ring_samples(args, "dco", log))
+        log("ring: disable_dco")
+        rollout.playbook("disable_dco", os.path.join(work, "disable"))
+        samples.update(ring_samples(args, "userspace", log))
+        log("ring: enable_dco again (its outages per tunnel are recorded)")
+        elapsed, stdout = rollout.playbook("enable_dco", os.path.join(work, "enable1"))
+        outage = rollout.outages(stdout, "enable_dco after disable_dco")
+    figures = results.variant_figures(setup, samples)
+    return {"setups": {setup: ("the lab's own tunnel between the VMs: server %s (OpenVPN 2.6, ovpn-dco-v2), "
+                               "client %s (OpenVPN 2.7, ovpn), over the emulated LAN (qemu multicast socket); "
+                               "DCO runs after enable_dco, userspace runs after disable_dco (switching is a "
+                               "playbook run, so variants do not alternate per run); CPU = both VMs" % RING)},
+            "figures": figures, "ratios": results.pair_ratios(figures, "dco", "userspace"),
+            "limits": {setup: limit(figures, setup)}, "outage": outage,
+            "notes": ["enable_dco after disable_dco took %.0f s wall for the whole lab." % elapsed]}
+
+
+def part_scale(args, log):
+    start_size = len(lab.state()["containers"])
+    series, ratios, figures, setups, profile = {}, [], [], {}, None
+    try:
+        for size in args.sizes:
+            lab.ensure(containers=size, log=log)
+            log("sweeps at %d containers" % size)
+            found = sweeps.run("all", args.forks, args.runs, args.rerun_runs, log=log)
+            setup = "fleet:%d" % found["hosts"]
+            setups[setup] = ("ansible from this machine to %d hosts (%d containers + the VMs), forks %d, "
+                             "pipelining on, one warm-up each; enable_dco re-run on the converged fleet "
+                             "(max changed on a host: %s)" % (found["hosts"], size, args.forks,
+                                                              ", ".join(str(r["max_changed"]) for r in found["rerun_recaps"])))
+            mine = {name: results.figure(setup, "seconds", name, values) for name, values in found["times"].items() if values}
+            figures += mine.values()
+            for name, entry in mine.items():
+                if name != "ping":
+                    ratios.append(results.ratio_entry(entry, mine["ping"], goal=GOALS.get(name)))
+                point = {"hosts": found["hosts"], "median": entry["median"], "min": entry["min"], "max": entry["max"],
+                         "ratio_to_ping": entry["median"] / mine["ping"]["median"]}
+                series.setdefault(name, []).append(point)
+            if profile is None and found["profiles"]:
+                chosen = sorted(found["profiles"], key=lambda p: p["total_seconds"])[len(found["profiles"]) // 2]
+                profile = {"hosts": found["hosts"], "commit": commit(), "total_seconds": chosen["total_seconds"],
+                           "top": sweeps.top_tasks(chosen), "tasks": chosen["tasks"]}
+    finally:
+        if args.restore and args.sizes and args.sizes[-1] != start_size:
+            lab.ensure(containers=start_size, log=log)
+    slopes = []
+    for name, points in sorted(series.items()):
+        if len({p["hosts"] for p in points}) > 1:
+            fit = stats.slope([(p["hosts"], p["median"]) for p in points])
+            slopes.append({"command": name, "sizes": [p["hosts"] for p in points],
+                           "per_host": fit["per_host"], "intercept": fit["intercept"]})
+    return {"setups": setups, "figures": figures, "ratios": ratios,
+            "scale": {"series": series, "slopes": slopes}, "profile": profile}
+
+
+PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale}
+
+
+def write(out, document):
+    problems = results.validate(document)
+    if problems:
+        raise SystemExit("write bench results: the document is malformed:\n  " + "\n  ".join(problems))
+    from tests.bench import plots  # matplotlib: only where a report is drawn
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1, sort_keys=True)
+    images = plots.draw(document, out)
+    with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as handle:
+        handle.write(report.render(document, images))
+    return images
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--parts", default="throughput,ring,scale")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rerun-runs", type=int, default=None, help="timed enable_dco re-runs per size (default: --runs)")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--protos", default="tcp,udp")
+    parser.add_argument("--sizes", default="20,50,100")
+    parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--no-restore", dest="restore", action="store_false",
+                        help="leave the lab at the last size instead of the size it had")
+    parser.add_argument("--out", default=os.path.join(lab.TOP, "bench"))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.parts = [p for p in args.parts.split(",") if p]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error("unknown part(s) %s; known: %s" % (", ".join(sorted(unknown)), ", ".join(PARTS)))
+    args.protos = [p for p in args.protos.split(",") if p]
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    path = os.path.join(args.out, "results.json")
+    document = {"schema": results.SCHEMA, "parts": {}, "not_measured": []}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    if not args.report_only:
+        prepare(lab.log)
+        for name in args.parts:
+            started = now()
+            try:
+                part = PARTS[name](args, lab.log)
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                document["not_measured"] = [e for e in document.get("not_measured", []) if e["part"] != name]
+                document["not_measured"].append({"part": name, "reason": str(error)[:1500]})
+                lab.log("part %s failed: %s" % (name, error))
+                continue
+            part.update({"started": started, "finished": now()})
+            document["parts"][name] = part
+            document["not_measured"] = [e for e in document.get("not_measured", []) if e["part"] != name]
+            document.update({"generated": now(), "commit": commit(), "note": results.NOTE})
+            write(args.out, document)
+    images = write(args.out, document)
+    print(report.render(document, images))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: ovpnfleet.dco contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bench's pure parts: figures (median, min, max), ratios within one run and one setup,
+the per-host slope, results.json's shape, the report, the recap and outage parsers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from tests.bench import report, results, rollout, stats, sweeps  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([3], {"median": 3.0, "min": 3.0, "max": 3.0, "n": 1}),
+    ([5, 1, 3], {"median": 3.0, "min": 1.0, "max": 5.0, "n": 3}),
+    ([4, 1, 2, 3], {"median": 2.5, "min": 1.0, "max": 4.0, "n": 4}),
+])
+def test_summarize(values, expected):
+    assert stats.summarize(values) == expected
+
+
+def test_summarize_refuses_no_runs():
+    with pytest.raises(ValueError, match="no values"):
+        stats.summarize([])
+
+
+def test_ratio_of_medians_with_run_by_run_range():
+    dco = {"values": [70.0, 80.0, 75.0]}
+    userspace = {"values": [20.0, 20.0, 25.0]}
+    found = stats.ratio(dco, userspace)
+    assert found["ratio"] == pytest.approx(75.0 / 20.0)
+    assert found["min"] == pytest.approx(3.0) and found["max"] == pytest.approx(4.0) and found["pairs"] == 3
+
+
+def test_ratio_refuses_zero_baseline():
+    with pytest.raises(ValueError, match="zero median"):
+        stats.ratio({"values": [1.0]}, {"id": "b", "values": [0.0]})
+
+
+def test_slope_is_the_cost_per_extra_host():
+    fit = stats.slope([(22, 12.0), (52, 18.0), (102, 28.0)])
+    assert fit["per_host"] == pytest.approx(0.2)
+    assert fit["intercept"] == pytest.approx(7.6)
+    with pytest.raises(ValueError, match="two different"):
+        stats.slope([(22, 1.0), (22, 2.0)])
+
+
+def test_per_gigabyte():
+    assert stats.per_gigabyte(30.0, 2 * 10 ** 9) == pytest.approx(15.0)
+    with pytest.raises(ValueError):
+        stats.per_gigabyte(1.0, 0)
+
+
+def _samples():
+    return {("dco", "tcp", "up"): {"mbit_s": [70.0, 74.0, 72.0], "qemu_cpu_s_per_gb": [100.0, 110.0, 90.0]},
+            ("userspace", "tcp", "up"): {"mbit_s": [20.0, 21.0, 22.0], "qemu_cpu_s_per_gb": [400.0, 380.0, 420.0]},
+            ("dco", "ping", "rtt"): {"rtt_ms": [0.7, 0.6, 0.8]},
+            ("userspace", "ping", "rtt"): {"rtt_ms": [4.6, 4.0, 5.0]}}
+
+
+def _document():
+    setup = "netns:debian12-1"
+    figures = results.variant_figures(setup, _samples())
+    part = {"started": "s", "finished": "f", "setups": {setup: "inside one VM"}, "figures": figures,
+            "ratios": results.pair_ratios(figures, "dco", "userspace")}
+    return {"schema": results.SCHEMA, "generated": "2026-12-01T10:00:00+00:00", "commit": "0123456789abcdef",
+            "note": results.NOTE, "parts": {"throughput": part}, "not_measured": [{"part": "ring", "reason": "why"}]}
+
+
+def test_figures_and_ratios_pair_variants_of_one_setup():
+    document = _document()
+    ratios = {r["metric"]: r for r in document["parts"]["throughput"]["ratios"]}
+    assert set(ratios) == {"mbit_s:tcp-up", "qemu_cpu_s_per_gb:tcp-up", "rtt_ms"}
+    assert ratios["mbit_s:tcp-up"]["ratio"] == pytest.approx(72.0 / 21.0, abs=1e-4)
+    assert ratios["rtt_ms"]["ratio"] == pytest.approx(0.7 / 4.6, abs=1e-4)
+    figure = next(f for f in document["parts"]["throughput"]["figures"] if f["id"] == "netns:debian12-1|mbit_s:tcp-up|dco")
+    assert (figure["median"], figure["min"], figure["max"], figure["n"], figure["better"]) == (72.0, 70.0, 74.0, 3, "higher")
+    assert results.validate(document) == []
+
+
+def test_ratio_across_setups_is_refused():
+    one = results.figure("netns:debian12-1", "mbit_s:tcp-up", "dco", [70.0])
+    other = results.figure("ring:a<-b", "mbit_s:tcp-up", "userspace", [30.0])
+    with pytest.raises(ValueError, match="different setup"):
+        results.ratio_entry(one, other)
+
+
+def test_goal_is_judged():
+    ping = results.figure("fleet:22", "seconds", "ping", [10.0, 12.0, 11.0])
+    rerun = results.figure("fleet:22", "seconds", "enable_dco_rerun", [150.0])
+    entry = results.ratio_entry(rerun, ping, goal=3.0)
+    assert entry["goal_met"] is False and entry["ratio"] == pytest.approx(150.0 / 11.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda d: d.update(schema=2), "schema"),
+    (lambda d: d.pop("commit"), "commit"),
+    (lambda d: d["parts"]["throughput"]["figures"][0].update(n=7), "n does not match"),
+    (lambda d: d["parts"]["throughput"]["figures"][0].update(median=1e9), "median outside"),
+    (lambda d: d["parts"]["throughput"]["setups"].clear(), "not described"),
+    # A ratio whose baseline lives in another part is a ratio across two runs.
+    (lambda d: d["parts"]["throughput"]["ratios"][0].update(baseline="ring:x|mbit_s:tcp-up|userspace"), "same part"),
+    (lambda d: d["not_measured"].append({"part": "scale"}), "not_measured"),
+])
+def test_validate_finds_each_problem(damage, problem):
+    document = _document()
+    damage(document)
+    problems = results.validate(document)
+    assert any(problem in text for text in problems), problems
+
+
+def test_report_renders_ratios_setups_note_and_gaps():
+    document = _document()
+    document["parts"]["scale"] = {
+        "setups": {"fleet:22": "22 hosts"}, "figures": [], "ratios": [],
+        "scale": {"series": {}, "slopes": [{"command": "ping", "sizes": [22, 52], "per_host": 0.05, "intercept": 9.0}]},
+        "profile": {"hosts": 22, "commit": "abcdef0123456789", "total_seconds": 150.0,
+                    "top": [{"play": "Preflight", "task": "Read | every tunnel", "seconds": 20.5}]}}
+    text = report.render(document, ["throughput.png"])
+    assert results.NOTE in text
+    assert "`netns:debian12-1`: inside one VM" in text
+    assert "| netns:debian12-1 | mbit_s:tcp-up | dco/userspace | 3.43 |" in text
+    assert "| ping | 22, 52 | 0.050 | 9.0 |" in text
+    assert "| 1 | 20.5 | Preflight | Read / every tunnel |" in text
+    assert "- ring: why" in text
+    assert "![throughput.png](throughput.png)" in text
+
+
+def test_recap_reads_changed_per_host():
+    stdout = ("PLAY RECAP *********\n"
+              "ct01                       : ok=40   changed=0    unreachable=0    failed=0    skipped=60   rescued=0    ignored=0\n"
+              "debian12-1                 : ok=55   changed=2    unreachable=0    failed=1    skipped=30   rescued=0    ignored=0\n")
+    assert sweeps.recap(stdout) == {"hosts": 2, "max_changed": 2, "failed": 1, "unreachable": 0}
+
+
+def test_outages_read_from_the_fleet_report_lines():
+    stdout = ('ok: [debian12-1] => {\n    "msg": "switched: openvpn-server@lab ; down during the switch: '
+              'openvpn-server@lab -> 10.8.1.2 131.2 s, openvpn-client@lab -> 10.8.11.1 0.8 s"\n}\n'
+              'ok: [ct03] => {\n    "msg": "left alone: DCO not possible here  "\n}\n'
+              'ok: [debian13-bpo-1] => {\n    "msg": "switched: x ; down during the switch: openvpn-client@lab -> 10.8.1.1 no answer at all"\n}\n')
+    found = rollout.outages(stdout, "run")
+    assert [(o["host"], o["role"], o["seconds"]) for o in found] == [
+        ("debian12-1", "server", 131.2), ("debian12-1", "client", 0.8), ("debian13-bpo-1", "client", None)]
