@@ -38,8 +38,10 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def commit():
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lab.TOP, capture_output=True, text=True, check=False)
+def commit(*paths):
+    """HEAD, or with PATHS the last commit that changed them (what the playbooks ran as)."""
+    argv = ["git", "log", "-1", "--format=%H"] + (["--"] + list(paths) if paths else [])
+    done = subprocess.run(argv, cwd=lab.TOP, capture_output=True, text=True, check=False)
     return done.stdout.strip() or "unknown"
 
 
@@ -142,7 +144,7 @@ def part_scale(args, log):
                 series.setdefault(name, []).append(point)
             if profile is None and found["profiles"]:
                 chosen = sorted(found["profiles"], key=lambda p: p["total_seconds"])[len(found["profiles"]) // 2]
-                profile = {"hosts": found["hosts"], "commit": commit(), "total_seconds": chosen["total_seconds"],
+                profile = {"hosts": found["hosts"], "commit": commit("playbooks", "roles", "plugins"), "total_seconds": chosen["total_seconds"],
                            "top": sweeps.top_tasks(chosen), "tasks": chosen["tasks"]}
     finally:
         if args.restore and args.sizes and args.sizes[-1] != start_size:
