@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rollout's tunnel probes (playbooks/tasks/switch_host.yml) are stopped without stopping
+"""The rollout's tunnel probes (roles/rollout/tasks/switch_host.yml) are stopped without stopping
 anyone else's ping: the tasks are rendered with Ansible's templating as the play renders them,
 and their pkill runs against processes whose command lines look exactly like pings."""
 
@@ -22,7 +22,7 @@ PICK = "Pick this phase's units, and forget what the previous phase saw"
 
 
 def switch_tasks():
-    with open(os.path.join(TOP, "playbooks", "tasks", "switch_host.yml"), encoding="utf-8") as handle:
+    with open(os.path.join(TOP, "roles", "rollout", "tasks", "switch_host.yml"), encoding="utf-8") as handle:
         [block] = yaml.safe_load(handle)
     return {task["name"]: task for part in ("block", "rescue", "always") for task in block[part]}
 

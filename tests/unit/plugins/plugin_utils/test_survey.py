@@ -167,12 +167,16 @@ def test_every_survey_default_passes_the_check(playbook):
 def test_every_variable_the_playbook_defaults_is_a_question(playbook):
     # A variable with `| default(...)` in a playbook is one an operator sets: it needs a question.
     text = _read("playbooks", playbook + ".yml")
-    if "tasks/switch_host.yml" in text:
-        text += _read("playbooks", "tasks", "switch_host.yml")
+    if "ovpnfleet.dco.rollout" in text:
+        # The rollout role's tasks run as the playbook's own (its defaults are the playbook's).
+        for name in sorted(os.listdir(os.path.join(TOP, "roles", "rollout", "tasks"))):
+            text += _read("roles", "rollout", "tasks", name)
     used = set(re.findall(r"\b((?:dco|kmod|health)_[a-z0-9_]+) \| default\(", text))
     # Facts the playbook sets itself (set_fact keys, vars, register) and those the kmod role sets.
     assigned = set(re.findall(r"^\s*-?\s*((?:dco|kmod|health)_[a-z0-9_]+):", text, re.MULTILINE))
     assigned |= set(re.findall(r"register: ((?:dco|kmod|health)_[a-z0-9_]+)", text))
+    for name in os.listdir(os.path.join(TOP, "roles", "health", "tasks")):
+        assigned |= set(re.findall(r"register: (health_[a-z0-9_]+)", _read("roles", "health", "tasks", name)))
     roles_kmod = os.path.join(TOP, "roles", "kmod", "tasks")
     for name in os.listdir(roles_kmod):
         with open(os.path.join(roles_kmod, name), encoding="utf-8") as handle:
@@ -184,7 +188,7 @@ def test_every_variable_the_playbook_defaults_is_a_question(playbook):
 
 
 def test_defaults_agree_with_the_playbook_vars_and_the_roles():
-    rollout = yaml.safe_load(_read("playbooks", "vars", "rollout.yml"))
+    rollout = yaml.safe_load(_read("roles", "rollout", "defaults", "main.yml"))
     health = yaml.safe_load(_read("roles", "health", "defaults", "main.yml"))
     kmod = yaml.safe_load(_read("roles", "kmod", "defaults", "main.yml"))
     for playbook in _survey.PLAYBOOKS:
