@@ -76,6 +76,9 @@ def plain_and_access_server(kind="ovpn-dco", configquery="configquery-dco-true.j
         probe["read_bytes"]["/proc/%d/cmdline" % pid] = base64.b64encode(
             "\0".join(argv).encode() + b"\0").decode()
         probe["read_link"]["/proc/%d/exe" % pid] = exe
+        # What reading it as a plain instance would ask (tunnel_info did before it knew AS).
+        probe["read_link"]["/proc/%d/cwd" % pid] = "/usr/local/openvpn_as"
+        probe["read"]["/usr/local/openvpn_as/stdin"] = None
         probe["read_link"]["/proc/%d/ns/pid" % pid] = probe["read_link"]["/proc/self/ns/pid"]
         probe["read_link"]["/proc/%d/ns/mnt" % pid] = probe["read_link"]["/proc/self/ns/mnt"]
         probe["file_id"]["/proc/%d/root" % pid] = probe["file_id"]["/proc/self/root"]
