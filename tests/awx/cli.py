@@ -62,7 +62,9 @@ def run_jobs(args):
     if not os.path.isdir(durable):
         raise AwxError("durable directory %s does not exist: create it once (it outlives the jobs)"
                        % durable)
-    os.makedirs(os.path.join(durable, "pki"), mode=0o700, exist_ok=True)
+    for sub, mode in (("pki", 0o700), ("kmod-cache", 0o755)):
+        os.makedirs(os.path.join(durable, sub), mode=mode, exist_ok=True)
+    jobs.own_for_job(durable)
     with open(args.inventory) as handle:
         inventory_text = handle.read()
     lab_state = args.lab_state or os.path.join(os.path.dirname(os.path.abspath(args.inventory)),

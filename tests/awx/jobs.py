@@ -24,6 +24,7 @@ JOBS_ROOT = os.path.join(TOP, ".tmp", "awx-jobs")
 SNAPSHOT = "tests/awx/snapshot.yml"
 # The kmod role's compile task (roles/kmod/tasks/build_here.yml): one changed result is one build.
 COMPILE_TASK = "Compile the module on the builder for the kernels missing from the cache"
+JOB_UID = 1000
 # Where dco_report_dir and health_report_dir put the report under ansible-runner.
 REPORT_DIR = "dco-report"
 IDENTITY = re.compile(r"""ansible_ssh_private_key_file:\s*["']?([^"'\s]+)""")
@@ -35,25 +36,37 @@ def durable_vars(durable):
             "kmod_cache_dir": os.path.join(durable, "kmod-cache")}
 
 
-def identity_dirs(inventory_text):
-    """Directories of the SSH keys the inventory names: mounted read-only at the same path."""
-    return sorted({os.path.dirname(path) for path in IDENTITY.findall(inventory_text)})
+def identity_file(inventory_text):
+    """The one SSH key the inventory names, or None. It reaches the job as AWX's machine
+    credential does, env/ssh_key loaded into ssh-agent: the job's user could not read a
+    root-owned key mounted from the host, and the path in the inventory stays unused."""
+    paths = sorted(set(IDENTITY.findall(inventory_text)))
+    if len(paths) > 1:
+        raise AwxError("the inventory names %d SSH keys (%s): a job takes one machine credential"
+                       % (len(paths), ", ".join(paths)))
+    return paths[0] if paths else None
 
 
-def runner_argv(runner, private_data_dir, playbook, ident, durable, mounts, image=EE_IMAGE):
+def runner_argv(runner, private_data_dir, playbook, ident, durable, image=EE_IMAGE):
     argv = [runner, "run", private_data_dir, "--playbook", playbook, "--ident", ident,
             "--process-isolation", "--process-isolation-executable", "podman",
             "--container-image", image,
             # Lab hosts listen on 127.0.0.1 and on a podman bridge of the host.
             "--container-option=--network=host",
             "--container-volume-mount", "%s:%s" % (durable, durable)]
-    for directory in mounts:
-        argv += ["--container-volume-mount", "%s:%s:ro" % (directory, directory)]
     return argv
 
 
+def own_for_job(path):
+    """The EE runs jobs as JOB_UID (ansible-builder v3's default `options.user`), group 0, as
+    AWX does; what the job writes must be theirs, as an exposed path is in AWX."""
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, entry) for entry in dirs + files]:
+            os.lchown(name, JOB_UID, 0)
+
+
 def prepare(private_data_dir, inventory_text, extravars, lab_state=None):
-    """A fresh private data dir: project from HEAD, inventory and extra vars as files."""
+    """A fresh private data dir: project from HEAD, inventory, extra vars and the SSH key as files."""
     if os.path.exists(private_data_dir):
         raise AwxError("private data dir %s exists: every job needs a fresh one" % private_data_dir)
     export_head(os.path.join(private_data_dir, "project"))
@@ -67,6 +80,11 @@ def prepare(private_data_dir, inventory_text, extravars, lab_state=None):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as handle:
             handle.write(text)
+    key = identity_file(inventory_text)
+    if key:
+        shutil.copy(key, os.path.join(private_data_dir, "env", "ssh_key"))
+        os.chmod(os.path.join(private_data_dir, "env", "ssh_key"), 0o600)
+    own_for_job(private_data_dir)
 
 
 def read_events(artifacts):
@@ -104,8 +122,7 @@ def run_job(name, playbook, inventory_text, extravars, durable, lab_state=None):
     private_data_dir = os.path.join(JOBS_ROOT, ident)
     prepare(private_data_dir, inventory_text, extravars, lab_state)
     runner = os.path.join(tools_venv(), "bin", "ansible-runner")
-    argv = runner_argv(runner, private_data_dir, playbook, ident, durable,
-                       identity_dirs(inventory_text))
+    argv = runner_argv(runner, private_data_dir, playbook, ident, durable)
     log("job %s: %s (private data dir %s)" % (name, playbook, private_data_dir))
     started = time.monotonic()
     done = run(argv, check=False, env=podman_env(), timeout=7200)
