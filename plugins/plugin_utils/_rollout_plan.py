@@ -5,8 +5,8 @@
 
 ``host_plan`` turns what preflight read on a host (tunnel_info, the config checks, the kmod
 decision) into one dict; every later task of the ``rollout`` role reads fields of it. The
-fleet functions take ``{host: facts}`` as the plays left them (``dco_plan``, ``dco_outcome``,
-``dco_switched_units``, ``dco_held_clients``, ``dco_outages``, ``dco_before``). Pure functions;
+fleet functions take ``{host: facts}`` as the plays left them (``rollout_host_plan``, ``rollout_outcome``,
+``rollout_switched_units``, ``rollout_held_clients``, ``rollout_outages``, ``rollout_before``). Pure functions;
 the ``ovpnfleet.dco.rollout_*`` filters are their only callers in the collection.
 """
 
@@ -124,12 +124,12 @@ def client_phase(hosts, hostvars):
     "units"}}``; ``held`` as ``_rollout.held_back_clients`` words it.
     """
     facts = _fleet_facts(hosts, hostvars)
-    servers = _rollout.server_table({name: {"before": {"instances": (host.get("dco_plan") or {}).get("servers") or []},
-                                            "switched": host.get("dco_switched_units"), "outcome": host.get("dco_outcome")}
+    servers = _rollout.server_table({name: {"before": {"instances": (host.get("rollout_host_plan") or {}).get("servers") or []},
+                                            "switched": host.get("rollout_switched_units"), "outcome": host.get("rollout_outcome")}
                                      for name, host in facts.items()})
     phase = {}
     for name, host in facts.items():
-        plan = host.get("dco_plan") or {}
+        plan = host.get("rollout_host_plan") or {}
         held = []
         for client in plan.get("clients") or []:
             server = next((entry for entry in servers if client["target"] and client["target"] in entry["addresses"]), None)
@@ -150,7 +150,7 @@ def client_phase(hosts, hostvars):
 def batch_halt_reason(batch, hostvars, phase, max_fail_percentage):
     """``_rollout.batch_halt_reason`` over the hosts of a batch, read from hostvars."""
     facts = _fleet_facts(batch, hostvars)
-    return _rollout.batch_halt_reason([host.get("dco_outcome") for host in facts.values()], phase, max_fail_percentage)
+    return _rollout.batch_halt_reason([host.get("rollout_outcome") for host in facts.values()], phase, max_fail_percentage)
 
 
 def report(hosts, hostvars):
@@ -163,32 +163,32 @@ def report(hosts, hostvars):
     """
     facts = _fleet_facts(hosts, hostvars)
     result = {"lines": {}, "notes": {}, "gathered": {}, "summary": _rollout.run_summary({
-        name: {"switched": host.get("dco_switched_units"), "held_clients": host.get("dco_held_clients"),
-               "outcome": host.get("dco_outcome")} for name, host in facts.items()})}
+        name: {"switched": host.get("rollout_switched_units"), "held_clients": host.get("rollout_held_clients"),
+               "outcome": host.get("rollout_outcome")} for name, host in facts.items()})}
     for name, host in facts.items():
-        plan = host.get("dco_plan") or {}
+        plan = host.get("rollout_host_plan") or {}
         result["lines"][name] = _report_line(host, plan)
-        notes = _rollout.report_notes(host.get("dco_outcome"), host.get("dco_held_clients"))
+        notes = _rollout.report_notes(host.get("rollout_outcome"), host.get("rollout_held_clients"))
         if notes:
             result["notes"][name] = notes
-        if plan and plan.get("group") != "dco_switch" and host.get("dco_before"):
-            result["gathered"][name] = host["dco_before"]
+        if plan and plan.get("group") != "dco_switch" and host.get("rollout_before"):
+            result["gathered"][name] = host["rollout_before"]
     return result
 
 
 def _report_line(host, plan):
-    outcome = host.get("dco_outcome")
+    outcome = host.get("rollout_outcome")
     if outcome:
         line = "%s in the %s phase: %s" % (outcome.get("result"), outcome.get("phase"), outcome.get("reason"))
     elif plan.get("dco_possible"):
-        line = "switched: " + (", ".join(host.get("dco_switched_units") or []) or "nothing to switch")
+        line = "switched: " + (", ".join(host.get("rollout_switched_units") or []) or "nothing to switch")
     else:
         line = "left alone: DCO not possible here"
-    held = host.get("dco_held_clients") or []
+    held = host.get("rollout_held_clients") or []
     if held:
         line += "; %s %s" % (", ".join(entry["name"] for entry in held), held[0]["why"])
-    if host.get("dco_outages") is not None:
-        line += "; down during the switch: " + ", ".join(_rollout.outage_line(outage) for outage in host["dco_outages"])
+    if host.get("rollout_outages") is not None:
+        line += "; down during the switch: " + ", ".join(_rollout.outage_line(outage) for outage in host["rollout_outages"])
     return line
 
 

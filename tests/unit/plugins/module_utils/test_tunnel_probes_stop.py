@@ -34,9 +34,9 @@ def render(value, variables):
 def rendered_argvs():
     tasks = switch_tasks()
     variables = {"dco_probe_interval": 0.2, "dco_gate_timeout": 90, "item": {"target": "10.8.0.1"}}
-    marker = tasks[PICK]["ansible.builtin.set_fact"].get("dco_probe_marker")
+    marker = tasks[PICK]["ansible.builtin.set_fact"].get("rollout_probe_marker")
     if marker is not None:
-        variables["dco_probe_marker"] = render(marker, variables)
+        variables["rollout_probe_marker"] = render(marker, variables)
     # The command module turns every argv element into a string, as here.
     probe = [str(render(arg, variables)) for arg in tasks[PROBE]["ansible.builtin.command"]["argv"]]
     stop = next(task for name, task in tasks.items() if name.startswith("Stop the probes"))
@@ -83,7 +83,7 @@ def test_stopping_the_probes_stops_only_this_switchs_pings(tmp_path):
         # Nothing left to stop (the probes ended on their own): rc 1, which the task accepts.
         again = subprocess.run(stop, check=False, capture_output=True)
         assert again.returncode == 1
-        assert render("{{ %s }}" % task["failed_when"], {"dco_probe_stop": {"rc": again.returncode}}) is False
+        assert render("{{ %s }}" % task["failed_when"], {"rollout_probe_stop": {"rc": again.returncode}}) is False
     finally:
         for process in [ours] + theirs:
             if process.poll() is None:

@@ -128,21 +128,21 @@ def test_clients_phase_holds_back_clients_whose_server_did_not_switch():
     server_host = host(inst("ring", "server", vpn_ipv4="10.8.11.1"))
     client_host = host(inst("ring", "client", target="10.8.11.1"), inst("quiet", "client", target="10.8.11.1"))
     fleet = {
-        "srv": {"dco_plan": planned(server_host), "dco_outcome": {"phase": "servers", "result": "failed", "reason": "gate"}},
-        "cli": {"dco_plan": planned(client_host, ring=[{"impact": "compatible"}], quiet=[{"impact": "none"}])},
+        "srv": {"rollout_host_plan": planned(server_host), "rollout_outcome": {"phase": "servers", "result": "failed", "reason": "gate"}},
+        "cli": {"rollout_host_plan": planned(client_host, ring=[{"impact": "compatible"}], quiet=[{"impact": "none"}])},
     }
     phase = plan_of.client_phase(["srv", "cli"], fleet)
     assert phase["cli"]["held"] == [{"unit": "openvpn-client@ring.service", "name": "ring", "why":
                                      "held back, keeps a config its server accepts: its server openvpn-server@ring.service"
                                      " did not switch: srv failed in the servers phase: gate"}]
     assert phase["cli"]["units"] == ["openvpn-client@quiet.service"], "no peer notices its edits: it switches"
-    fleet["srv"] = {"dco_plan": fleet["srv"]["dco_plan"], "dco_switched_units": ["openvpn-server@ring.service"]}
+    fleet["srv"] = {"rollout_host_plan": fleet["srv"]["rollout_host_plan"], "rollout_switched_units": ["openvpn-server@ring.service"]}
     assert plan_of.client_phase(["srv", "cli"], fleet)["cli"] == {
         "held": [], "units": ["openvpn-client@quiet.service", "openvpn-client@ring.service"]}
 
 
 def test_batch_halt_reads_the_batchs_outcomes():
-    fleet = {"a": {"dco_outcome": {"phase": "clients", "result": "failed"}}, "b": {}}
+    fleet = {"a": {"rollout_outcome": {"phase": "clients", "result": "failed"}}, "b": {}}
     assert plan_of.batch_halt_reason(["a", "b"], fleet, "clients", 20).startswith("1 of 2 hosts")
     assert plan_of.batch_halt_reason(["a", "b"], fleet, "servers", 20) == ""
 
@@ -151,10 +151,10 @@ def test_report_reuses_the_preflight_read_of_every_host_the_run_did_not_touch():
     converged, container = recorded("debian12-dco"), recorded("container-userspace", status="unsupported")
     switching = host(inst("office", "server"))
     fleet = {
-        "vm": {"dco_before": converged, "dco_plan": plan_of.host_plan(converged, [], None)},
-        "ct": {"dco_before": container, "dco_plan": plan_of.host_plan(container, [], None)},
-        "sw": {"dco_before": switching, "dco_plan": planned(switching), "dco_switched_units": ["openvpn-server@office.service"],
-               "dco_outages": [{"unit": "openvpn-server@office.service", "target": "10.8.0.2", "probes_answered": 3,
+        "vm": {"rollout_before": converged, "rollout_host_plan": plan_of.host_plan(converged, [], None)},
+        "ct": {"rollout_before": container, "rollout_host_plan": plan_of.host_plan(container, [], None)},
+        "sw": {"rollout_before": switching, "rollout_host_plan": planned(switching), "rollout_switched_units": ["openvpn-server@office.service"],
+               "rollout_outages": [{"unit": "openvpn-server@office.service", "target": "10.8.0.2", "probes_answered": 3,
                                 "longest_outage_s": 1.25}]},
         "gone": {},
     }
@@ -191,16 +191,16 @@ def test_a_converged_host_costs_one_module_call():
     assert between and all(play["hosts"].endswith(":&dco_switch") for play in between), [p["hosts"] for p in between]
     plan_tasks = _tasks("roles", "rollout", "tasks", "plan.yml")
     reads = [task for task in plan_tasks if task.get("ansible.builtin.include_role", {}).get("tasks_from") == "gather.yml"]
-    assert "when" not in reads[0] and "is changed" in reads[1]["when"]
+    assert "when" not in reads[0] and "rollout_installed" in reads[1]["when"]
     guarded = {task["name"]: str(task.get("when", "")) + str(task.get("loop", "")) for task in plan_tasks
                if set(task) & {"ovpnfleet.dco.config", "ovpnfleet.dco.kmod", "ansible.builtin.include_role"}}
     for name, guard in guarded.items():
-        if "gather.yml" in str([t for t in plan_tasks if t["name"] == name]) and "is changed" not in guard:
+        if "gather.yml" in str([t for t in plan_tasks if t["name"] == name]) and "rollout_installed" not in guard:
             continue
-        assert "rollout_plan" in guard or "is changed" in guard, name
+        assert "rollout_plan" in guard or "rollout_installed" in guard, name
     report = _tasks("roles", "rollout", "tasks", "report.yml")
     health = next(task for task in report if "ansible.builtin.include_role" in task)
-    assert health["vars"]["health_gathered"] == "{{ dco_report.gathered }}"
+    assert health["vars"]["health_gathered"] == "{{ rollout_run.gathered }}"
     main = _tasks("roles", "health", "tasks", "main.yml")
     read = next(task for task in main if "gather.yml" in str(task))
     assert read["when"] == "inventory_hostname not in health_gathered"
