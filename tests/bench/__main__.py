@@ -51,7 +51,8 @@ def dco_module_present(vm):
 
 
 def prepare(log):
-    lab.ensure(log=log)
+    if not lab.running():
+        lab.ensure(log=log)
     if not all(dco_module_present(vm) for vm in VMS):
         log("a VM lacks its DCO module: running enable_dco once first (not timed)")
         with tempfile.TemporaryDirectory() as work:

@@ -41,6 +41,15 @@ def ensure(containers=None, log=print):
     log("lab up (%s containers) in %.0f s" % (containers if containers is not None else "default", time.monotonic() - start))
 
 
+def running():
+    """Whether the lab is up with every host running (then `up` would only re-check it)."""
+    if not os.path.exists(os.path.join(LAB_DIR, "state.json")):
+        return False
+    done = subprocess.run([LAB_PYTHON, "-m", "tests.lab", "status"], cwd=LAB_TOP, capture_output=True, text=True, check=False)
+    rows = [line.split() for line in done.stdout.splitlines() if line.strip().startswith(("vm ", "container "))]
+    return done.returncode == 0 and bool(rows) and all(len(row) > 3 and row[3] == "running" for row in rows)
+
+
 def host(name):
     lab = state()
     entry = lab["vms"].get(name) or lab["containers"].get(name)
