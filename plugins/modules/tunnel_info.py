@@ -100,17 +100,20 @@ access_server:
       and every other key empty, on other hosts), C(version), C(ready) (API and every daemon on),
       C(dco_setting) (C(vpn.server.daemon.ovpndco) as stored), C(dco_configured), C(dco_available) and
       C(dco_module_version) (C(sacli VPNSummary)), C(clients), C(flavour) (the module its version
-      needs) and C(problems), each with what to do.
+      needs), C(readiness) (as RV(readiness), judged by the AS version; V(null) without AS) and
+      C(problems), each with what to do.
   returned: always
   type: dict
   sample: {is_access_server: true, version: 2.14.3-d2b0d4b4-Debian12, ready: true, dco_setting: "true",
            dco_configured: true, dco_available: true, dco_module_version: 0.2.20231103, clients: 3,
-           flavour: ovpn-dco-v2, problems: []}
+           flavour: ovpn-dco-v2, readiness: {status: ready, flavour: ovpn-dco-v2, method: dkms, reasons: []},
+           problems: []}
 readiness:
   description:
     - Whether the host can run DCO at all, as M(ovpnfleet.dco.host_info) recommends - C(status)
       (V(ready), V(actionable), V(unsupported)), C(flavour), C(method) and C(reasons) (for
       example a container on a kernel without module support).
+    - Judged by the host's own OpenVPN, for its own instances; Access Server's is in RV(access_server).
   returned: always
   type: dict
   sample: {status: ready, flavour: ovpn-dco-v2, method: null, reasons: []}
@@ -276,15 +279,21 @@ ARGUMENT_SPEC = dict(
 
 def tunnel_info(params, host):
     facts = gather_host_facts(host.probe, packages_if_unloadable=False)
+    # readiness is for the host's own instances, judged by its own openvpn; Access Server's
+    # daemons get theirs from the AS version, so a host running both is judged right for each.
+    readiness = _readiness(recommend(facts))
     facts["access_server"] = gather_access_server(host.probe)
-    recommendation = recommend(facts)
     version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
     found = survey(host, dict(params, openvpn_version=version), access_server=facts["access_server"])
-    readiness = {key: recommendation[key] for key in ("status", "flavour", "method", "reasons")}
     server = summary_of(facts["access_server"])
+    server["readiness"] = _readiness(recommend(facts)) if server["is_access_server"] else None
     return {"changed": False, "openvpn_version": version, "instances": found["instances"],
             "foreign_instances": found["foreign_instances"], "readiness": readiness, "access_server": server,
             "healthy": all(instance["healthy"] for instance in found["instances"]) and not server["problems"]}
+
+
+def _readiness(recommendation):
+    return {key: recommendation[key] for key in ("status", "flavour", "method", "reasons")}
 
 
 def main():

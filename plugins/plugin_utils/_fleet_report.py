@@ -103,7 +103,7 @@ def _access_server_row(host, result):
         {True: "available", False: "unavailable", None: "not reported"}[available],
         " (%s)" % server["dco_module_version"] if server.get("dco_module_version") else "", len(in_dco), len(devices))
     off = next((device for device in devices if device.get("dco_active") is False), None)
-    why = _why(off, result.get("readiness")) if off else ""
+    why = _why(off, server.get("readiness") or result.get("readiness")) if off else ""
     traffic = [_traffic(device) for device in devices]
     peers = [len(device["peers"]) for device in devices if device.get("peers") is not None]
     problems = list(server.get("problems") or [])

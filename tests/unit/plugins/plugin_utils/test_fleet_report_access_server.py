@@ -49,8 +49,11 @@ def test_access_server_that_cannot_do_dco_is_not_held_against_the_threshold(monk
     result = run(monkeypatch, plain_and_access_server(kind="tun", configquery="configquery-no-dco-key.json",
                                                       vpnsummary="vpnsummary-2.11.json",
                                                       version="2.11.3-abcdef01-Debian12"))
-    assert result["readiness"]["status"] == "unsupported"
+    # AS 2.11 cannot do DCO; the host's own OpenVPN still can, and its instances are judged by it.
+    assert (result["access_server"]["readiness"]["status"], result["readiness"]["status"]) == (
+        "unsupported", "actionable")
     table = report.rows({"as1": result})
     row = next(row for row in table if row["instance"] == "access-server")
     assert row["why"].startswith("DCO not possible here: Access Server 2.11.3-abcdef01-Debian12 cannot do DCO")
+    assert [row["instance"] for row in table if row["dco"] == "off"] == ["access-server"]
     assert report.threshold_failures(table, True, 0, -1) == []
