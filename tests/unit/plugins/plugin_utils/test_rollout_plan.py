@@ -154,8 +154,8 @@ def test_report_reuses_the_preflight_read_of_every_host_the_run_did_not_touch():
         "vm": {"rollout_before": converged, "rollout_host_plan": plan_of.host_plan(converged, [], None)},
         "ct": {"rollout_before": container, "rollout_host_plan": plan_of.host_plan(container, [], None)},
         "sw": {"rollout_before": switching, "rollout_host_plan": planned(switching), "rollout_switched_units": ["openvpn-server@office.service"],
-               "rollout_outages": [{"unit": "openvpn-server@office.service", "target": "10.8.0.2", "probes_answered": 3,
-                                "longest_outage_s": 1.25}]},
+               "rollout_outages": [{"unit": "openvpn-server@office.service", "target": "10.8.0.2",
+                                    "probes_answered": 3, "longest_outage_s": 1.25}]},
         "gone": {},
     }
     report = plan_of.report(["vm", "ct", "sw", "gone"], fleet)
