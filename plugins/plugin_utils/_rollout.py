@@ -64,7 +64,10 @@ def unmanaged_instances(tunnels):
     for instance in tunnels.get("instances") or []:
         if instance.get("dco_active"):
             continue
-        if not instance.get("unit"):
+        if instance.get("manager") == "access_server":
+            # Access Server regenerates its daemons' configs: only its own switch reaches them.
+            left.append({"name": instance["name"], "why": "an Access Server daemon: switch DCO with ovpnfleet.dco.access_server"})
+        elif not instance.get("unit"):
             left.append({"name": instance["name"], "why": "not started by systemd: restart it yourself after the rollout"})
         elif not instance.get("config"):
             left.append({"name": instance["name"], "why": "its config file is unknown"})
@@ -197,20 +200,18 @@ def server_table(fleet):
     return table
 
 
-def held_back_clients(before, config_checks, units, servers):
-    """Clients this host keeps on their current config: their server did not move to DCO.
+def held_back_clients(clients, servers):
+    """The clients a host keeps on their current config: their server did not move to DCO.
 
     A client must keep a config its server still accepts. When the server (found by the tunnel
-    address the client pings) did not switch, failed, was held back or is not in this run, the
-    client switches only if every edit it needs is invisible to the peer (impact ``none``);
-    otherwise it is held back with the reason. Returns ``[{"unit", "name", "why"}]``.
+    address the client pings, in ``server_table``) did not switch, failed, was held back or is
+    not in this run, the client switches only if the peer would not notice its edits; otherwise
+    it is held back with the reason. ``clients`` are the plan's ``{unit, name, target,
+    peer_notices}``. Returns ``[{"unit", "name", "why"}]``.
     """
-    edits_by_name = {check.get("item", {}).get("name"): check.get("edits") or [] for check in config_checks or []}
     held = []
-    for instance in (before or {}).get("instances") or []:
-        if instance.get("mode") != "client" or instance.get("unit") not in (units or []):
-            continue
-        target = (instance.get("ping") or {}).get("target")
+    for client in clients or []:
+        target = client.get("target")
         server = next((entry for entry in servers or [] if target and target in entry["addresses"]), None)
         if server is None:
             why = "its server (tunnel address %s) is not in this run" % (target or "unknown")
@@ -218,10 +219,9 @@ def held_back_clients(before, config_checks, units, servers):
             continue
         else:
             why = "its server %s did not switch: %s" % (server["unit"], server["why"])
-        if all(edit.get("impact") == "none" for edit in edits_by_name.get(instance.get("name"), [])):
-            continue
-        held.append({"unit": instance["unit"], "name": instance.get("name"),
-                     "why": "held back, keeps a config its server accepts: %s" % why})
+        if client.get("peer_notices"):
+            held.append({"unit": client["unit"], "name": client.get("name"),
+                         "why": "held back, keeps a config its server accepts: %s" % why})
     return held
 
 

@@ -121,7 +121,7 @@ def client_phase(hosts, hostvars):
     A client must keep a config its server accepts: when its server (found by the tunnel
     address it pings) did not switch - failed, held back, left in userspace, or not in this run
     - it switches only if the peer would not notice its edits. Returns ``{host: {"held",
-    "units"}}``; ``held`` as ``_rollout.held_back_clients`` words it.
+    "units"}}``; ``held`` from ``_rollout.held_back_clients``.
     """
     facts = _fleet_facts(hosts, hostvars)
     servers = _rollout.server_table({name: {"before": {"instances": (host.get("rollout_host_plan") or {}).get("servers") or []},
@@ -130,18 +130,7 @@ def client_phase(hosts, hostvars):
     phase = {}
     for name, host in facts.items():
         plan = host.get("rollout_host_plan") or {}
-        held = []
-        for client in plan.get("clients") or []:
-            server = next((entry for entry in servers if client["target"] and client["target"] in entry["addresses"]), None)
-            if server is None:
-                why = "its server (tunnel address %s) is not in this run" % (client["target"] or "unknown")
-            elif server["why"] is None:
-                continue
-            else:
-                why = "its server %s did not switch: %s" % (server["unit"], server["why"])
-            if client["peer_notices"]:
-                held.append({"unit": client["unit"], "name": client["name"],
-                             "why": "held back, keeps a config its server accepts: %s" % why})
+        held = _rollout.held_back_clients(plan.get("clients"), servers)
         kept = {entry["unit"] for entry in held}
         phase[name] = {"held": held, "units": [unit for unit in (plan.get("phases") or {}).get("clients") or [] if unit not in kept]}
     return phase

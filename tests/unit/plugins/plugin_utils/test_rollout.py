@@ -48,6 +48,16 @@ def test_candidates_servers_first_and_only_units_not_in_dco():
         {"name": "manual", "why": "not started by systemd: restart it yourself after the rollout"}]
 
 
+def test_access_server_daemons_are_left_to_access_server():
+    # tunnel_info reports AS's as0* devices without unit or config; restarting "by hand" is the
+    # wrong advice there: AS regenerates their configs, its own switch is the way.
+    daemon = dict(inst("as0t0", "server", unit=False), config=None, manager="access_server")
+    tunnels = host(daemon, inst("office", "server"))
+    assert [i["name"] for i in rollout.switch_candidates(tunnels)] == ["office"]
+    assert rollout.unmanaged_instances(tunnels) == [
+        {"name": "as0t0", "why": "an Access Server daemon: switch DCO with ovpnfleet.dco.access_server"}]
+
+
 def test_offloaded_units_servers_first_and_only_units_with_configs():
     tunnels = host(inst("zclient", "client", dco=True), inst("office", "server", dco=True),
                    inst("legacy", "server"), inst("manual", "client", unit=False, dco=True))
@@ -203,8 +213,8 @@ def check(name, *impacts):
 ])
 def test_clients_of_servers_that_did_not_switch_are_held_back(fleet, held_why):
     client = inst("ring", "client", target="10.8.11.1")
-    held = rollout.held_back_clients(host(client), [check("ring", "compatible", "none")], [client["unit"]],
-                                     rollout.server_table(fleet))
+    planned = {"unit": client["unit"], "name": "ring", "target": "10.8.11.1", "peer_notices": True}
+    held = rollout.held_back_clients([planned], rollout.server_table(fleet))
     if held_why is None:
         assert held == []
     else:
@@ -214,9 +224,9 @@ def test_clients_of_servers_that_did_not_switch_are_held_back(fleet, held_why):
 
 def test_client_whose_edits_no_peer_notices_switches_even_without_its_server():
     client = inst("ring", "client", target="10.8.11.1")
-    assert rollout.held_back_clients(host(client), [check("ring", "none")], [client["unit"]], []) == []
-    # and one that is not switching in this run is never listed
-    assert rollout.held_back_clients(host(client), [check("ring", "breaking")], [], []) == []
+    planned = {"unit": client["unit"], "name": "ring", "target": "10.8.11.1", "peer_notices": False}
+    assert rollout.held_back_clients([planned], []) == []
+    assert rollout.held_back_clients([dict(planned, peer_notices=True)], []) != []
 
 
 @pytest.mark.parametrize("outcomes, limit, halted", [
