@@ -44,7 +44,8 @@ options:
   flavour:
     description:
       - Which module. V(auto) picks the one the installed OpenVPN needs, as
-        M(ovpnfleet.dco.host_info) recommends.
+        M(ovpnfleet.dco.host_info) recommends; on an OpenVPN Access Server host, the one
+        that Access Server's version needs.
     type: str
     choices: [auto, ovpn-dco-v2, ovpn]
     default: auto

@@ -24,6 +24,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import (
     CommandResult,
     FileProbe,
 )
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import SACLI
 
 
 class LocalProbe(FileProbe):
@@ -115,6 +116,14 @@ class ReplayProbe:
 
     def file_id(self, path):
         return self._answer("file_id", path)
+
+
+def without_access_server(record):
+    """A recording made before the modules asked for Access Server, answered as it is: no lab host
+    has Access Server (it cannot be fetched here), so sacli is missing and the probe says so
+    without running anything (rc 127), as ModuleProbe does for a program that is not there."""
+    record["run"].setdefault("%s status" % SACLI, [RC_NOT_FOUND, "", "%s: command not found" % SACLI])
+    return record
 
 
 def load_fixture(path):

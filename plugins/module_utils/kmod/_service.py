@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_access_server, gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
     METHOD_ARTIFACT,
     RECORD_PATH,
@@ -39,6 +39,8 @@ def manage_kmod(module):
     request = dict(module.params)
     probe = ModuleProbe(module)
     facts = gather_host_facts(probe)
+    # On an Access Server host AS's own OpenVPN, not the host's, decides which module "auto" means.
+    facts["access_server"] = gather_access_server(probe)
     recommendation = recommend(facts, request.get("sources"))
     kernels = target_kernels(request, facts)
     if request.get("decide_only"):

@@ -10,10 +10,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import SACLI
 from ansible_collections.ovpnfleet.dco.plugins.modules import host_info
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info")
 
@@ -89,14 +87,6 @@ def dig(result, dotted):
     for key in dotted.split("."):
         result = result[key]
     return result
-
-
-def without_access_server(record):
-    """A recording made before host_info asked for Access Server, answered as it is: no lab host
-    has Access Server (it cannot be fetched here), so sacli is missing and the probe says so
-    without running anything (rc 127), as ModuleProbe does for a program that is not there."""
-    record["run"].setdefault("%s status" % SACLI, [RC_NOT_FOUND, "", "%s: command not found" % SACLI])
-    return record
 
 
 def replay(run_module, monkeypatch, name, check_mode=False, args=None):

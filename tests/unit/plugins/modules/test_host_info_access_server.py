@@ -18,8 +18,7 @@ import pytest
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import SACLI
 from ansible_collections.ovpnfleet.dco.plugins.modules import host_info
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
-from ansible_collections.ovpnfleet.dco.tests.unit.plugins.modules.test_host_info import without_access_server
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 
 HERE = os.path.dirname(__file__)
 HOSTS = os.path.join(HERE, "..", "..", "fixtures", "host_info")

@@ -15,14 +15,15 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _plan as _kmod
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _service as _kmod_service
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.plugins.modules.test_host_info_access_server import with_access_server
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "host_info")
 SHA = "8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6"
 
 
 def replay(run_module, monkeypatch, name, args):
-    probe = ReplayProbe(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"])
+    probe = ReplayProbe(without_access_server(load_fixture(os.path.join(FIXTURES, name + ".json"))["probe"]))
     monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda module: probe)
     return run_module(kmod.main, args, check_mode=True)
 
@@ -119,3 +120,16 @@ def test_results_hold_only_documented_keys(run_module, monkeypatch, fixture, arg
         assert set(result) <= RETURNED
         assert isinstance(result["changed"], bool)
         assert set(result["diff"]) == {"before", "after"}
+
+
+def test_auto_on_an_access_server_host_follows_access_servers_openvpn(run_module, monkeypatch):
+    # The host's own OpenVPN is 2.7.8 (ovpn); Access Server 2.14 speaks only to ovpn-dco-v2, and
+    # its daemons are the tunnels: "auto" must pick AS's module, as host_info recommends.
+    # Constructed AS answers (tests/unit/fixtures/access_server/README.md says why).
+    record = with_access_server("debian13-bpo-fresh", "2.14.3-d2b0d4b4-Debian12", "configquery-dco-false.json",
+                                "vpnsummary-dco-not-loaded.json", "ip-link-tun.json")
+    probe = ReplayProbe(record)
+    monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda module: probe)
+    failed, result = run_module(kmod.main, {"decide_only": True}, check_mode=True)
+    assert not failed, result
+    assert result["flavour"] == "ovpn-dco-v2", result

@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod import _service as _kmod_service
 from ansible_collections.ovpnfleet.dco.plugins.modules import kmod
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "..", "..", "fixtures", "host_info")
@@ -65,7 +65,7 @@ def unknown_kernel_620():
 
 
 def decide(run_module, monkeypatch, probe, **args):
-    replay = ReplayProbe(probe)
+    replay = ReplayProbe(without_access_server(probe))
     monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda module: replay)
     return run_module(kmod.main, dict({"decide_only": True, "sources": SOURCES}, **args), check_mode=True)
 

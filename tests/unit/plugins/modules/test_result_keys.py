@@ -24,7 +24,7 @@ import yaml
 from ansible.module_utils import basic
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND, CommandResult
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 from ansible_collections.ovpnfleet.dco.tests.unit.tunnel_hosts import ReplayTunnelHost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -237,7 +237,7 @@ def _own_scenarios(run_module, monkeypatch, module):
         facts_probe = load_fixture(os.path.join(FIXTURES, "host_info", facts + ".json"))["probe"]
         if module == "kmod":
             for args in ({}, {"state": "absent"}, {"method": "package"}):
-                probe = ReplayProbe(facts_probe)
+                probe = ReplayProbe(without_access_server(dict(facts_probe, run=dict(facts_probe["run"]))))
                 monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda _module, probe=probe: probe)
                 out.append(run_module(kmod.main, args, check_mode=True))
         elif module == "tunnel_info":
