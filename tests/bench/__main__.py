@@ -223,6 +223,9 @@ def main(argv=None):
             document["not_measured"] = [e for e in document.get("not_measured", []) if e["part"] != name]
             document.update({"generated": now(), "commit": commit(), "note": results.NOTE})
             write(args.out, document)
+    document.setdefault("generated", now())
+    document.setdefault("commit", commit())
+    document["note"] = results.NOTE
     images = write(args.out, document)
     print(report.render(document, images))
     return 0

@@ -82,7 +82,9 @@ def unserve():
                 os.kill(int(text), 15)
             except ProcessLookupError:
                 pass
-        os.unlink(pidfile)
+        # iperf3 removes its own pid file when it ends: it may be gone already.
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
         time.sleep(0.5)
     return {"serving": None}
 
