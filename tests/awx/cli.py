@@ -64,7 +64,6 @@ def run_jobs(args):
                        % durable)
     for sub, mode in (("pki", 0o700), ("kmod-cache", 0o755)):
         os.makedirs(os.path.join(durable, sub), mode=mode, exist_ok=True)
-    jobs.own_for_job(durable)
     with open(args.inventory) as handle:
         inventory_text = handle.read()
     lab_state = args.lab_state or os.path.join(os.path.dirname(os.path.abspath(args.inventory)),

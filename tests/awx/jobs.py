@@ -24,7 +24,6 @@ JOBS_ROOT = os.path.join(TOP, ".tmp", "awx-jobs")
 SNAPSHOT = "tests/awx/snapshot.yml"
 # The kmod role's compile task (roles/kmod/tasks/build_here.yml): one changed result is one build.
 COMPILE_TASK = "Compile the module on the builder for the kernels missing from the cache"
-JOB_UID = 1000
 # Where dco_report_dir and health_report_dir put the report under ansible-runner.
 REPORT_DIR = "dco-report"
 IDENTITY = re.compile(r"""ansible_ssh_private_key_file:\s*["']?([^"'\s]+)""")
@@ -38,8 +37,8 @@ def durable_vars(durable):
 
 def identity_file(inventory_text):
     """The one SSH key the inventory names, or None. It reaches the job as AWX's machine
-    credential does, env/ssh_key loaded into ssh-agent: the job's user could not read a
-    root-owned key mounted from the host, and the path in the inventory stays unused."""
+    credential does, env/ssh_key loaded into ssh-agent; the path in the inventory stays unused
+    (ssh warns that it is not there and uses the agent)."""
     paths = sorted(set(IDENTITY.findall(inventory_text)))
     if len(paths) > 1:
         raise AwxError("the inventory names %d SSH keys (%s): a job takes one machine credential"
@@ -53,16 +52,13 @@ def runner_argv(runner, private_data_dir, playbook, ident, durable, image=EE_IMA
             "--container-image", image,
             # Lab hosts listen on 127.0.0.1 and on a podman bridge of the host.
             "--container-option=--network=host",
+            # ansible-runner writes the private data dir (and the ssh_key_data fifo) as the user
+            # it runs as, and passes --user=<that uid> to docker but nothing to podman, where the
+            # EE's default user 1000 cannot read them. In AWX the worker runs inside the EE, as
+            # the same user as the job; --user=0 restores that match for a root ansible-runner.
+            "--container-option=--user=0",
             "--container-volume-mount", "%s:%s" % (durable, durable)]
     return argv
-
-
-def own_for_job(path):
-    """The EE runs jobs as JOB_UID (ansible-builder v3's default `options.user`), group 0, as
-    AWX does; what the job writes must be theirs, as an exposed path is in AWX."""
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, entry) for entry in dirs + files]:
-            os.lchown(name, JOB_UID, 0)
 
 
 def prepare(private_data_dir, inventory_text, extravars, lab_state=None):
@@ -84,7 +80,6 @@ def prepare(private_data_dir, inventory_text, extravars, lab_state=None):
     if key:
         shutil.copy(key, os.path.join(private_data_dir, "env", "ssh_key"))
         os.chmod(os.path.join(private_data_dir, "env", "ssh_key"), 0o600)
-    own_for_job(private_data_dir)
 
 
 def read_events(artifacts):
