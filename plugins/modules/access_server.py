@@ -43,6 +43,13 @@ options:
     type: str
     choices: [enabled, disabled]
     required: true
+  restart:
+    description:
+      - Run C(sacli start) (and wait as after a change) even when the key already holds the wanted
+        value. AS's daemons open DCO devices only when they start, so a DCO module installed or
+        upgraded while the key is already on takes effect only then. Reported as a change.
+    type: bool
+    default: false
   timeout:
     description:
       - Seconds to wait for the API and every OpenVPN daemon to be on, before the change and
@@ -70,6 +77,12 @@ EXAMPLES = r"""
     dco: enabled
   become: true
   register: access_server
+
+- name: Restart AS's daemons after the DCO module was installed, the key being on already
+  ovpnfleet.dco.access_server:
+    dco: enabled
+    restart: true
+  become: true
 
 - name: Switch DCO off again, giving a slow host more time to come back
   ovpnfleet.dco.access_server:
@@ -104,7 +117,7 @@ dco_after:
   type: str
   sample: "true"
 restarted:
-  description: C(sacli start) ran.
+  description: C(sacli start) ran (after a change, or for O(restart)).
   returned: always
   type: bool
   sample: true
@@ -133,6 +146,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._serve
 ARGUMENT_SPEC = dict(
     dco=dict(type="str", choices=["enabled", "disabled"], required=True),
     timeout=dict(type="int", default=180),
+    restart=dict(type="bool", default=False),
 )
 
 
@@ -143,7 +157,8 @@ def main():
                          % module.params["timeout"])
     try:
         result, diff, warnings = switch_dco(AccessServerHost(module), module.params["dco"],
-                                            module.params["timeout"], module.check_mode)
+                                            module.params["timeout"], module.check_mode,
+                                            restart=module.params["restart"])
     except DcoError as error:
         fail_from_error(module, error)
     for warning in warnings:

@@ -446,10 +446,13 @@ def _install_hint(rule, kernel):
     return "check the Access Server version"
 
 
-def switch_dco(host, wanted, timeout, check_mode):
+def switch_dco(host, wanted, timeout, check_mode, restart=False):
     """Set DCO on or off, apply with ``sacli start`` only on a change, and wait for the daemons.
 
-    Returns the module's result (without ``diff``) and the diff's before/after.
+    ``restart`` runs ``sacli start`` even when the key already holds the value: AS's daemons open
+    DCO devices only when they start, so a module installed or upgraded under a key already on
+    takes effect only then. Returns the module's result (without ``diff``) and the diff's
+    before/after.
     """
     is_as, rc, out, err = host.is_access_server_status()
     if not is_as:
@@ -465,17 +468,18 @@ def switch_dco(host, wanted, timeout, check_mode):
     status = host.wait_ready(timeout, "before the change", first=(rc, out, err))
     before, _parsed = host.config_dco()
     value = plan_dco(wanted, before, rule["default_enabled"])
-    result = {"changed": value is not None, "version": version, "flavour": rule["flavour"],
+    result = {"changed": value is not None or restart, "version": version, "flavour": rule["flavour"],
               "dco_before": before, "dco_after": value if value is not None else before, "restarted": False}
-    if value is not None and not check_mode:
-        host.put_dco(value)
-        host.start(before, value)
+    if result["changed"] and not check_mode:
+        if value is not None:
+            host.put_dco(value)
+        host.start(before, result["dco_after"])
         result["restarted"] = True
         status = host.wait_ready(timeout, "after sacli start")
     result["daemons"] = status["daemons"]
     summary = host.summary()
     result.update(dco_available=summary["dco_available"], dco_module_version=summary["dco_module_version"])
-    if wanted == "enabled" and summary["dco_available"] is False and not (check_mode and value is not None):
+    if wanted == "enabled" and summary["dco_available"] is False and not (check_mode and result["changed"]):
         warnings.append("DCO is on in the configuration but Access Server reports it unavailable (%s): %s, "
                         "then run sacli start" % (summary["dco_module_version"] or "no module version",
                                                   _install_hint(rule, kernel)))
