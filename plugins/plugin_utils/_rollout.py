@@ -18,6 +18,11 @@ from ansible_collections.ovpnfleet.dco.plugins.plugin_utils._fleet_report import
 # before its server would only have to reconnect twice.
 MODE_ORDER = {"server": 0, "p2p": 1, "client": 2}
 
+# tunnel_info's manager of Access Server's devices, and the name the rollout's outcomes and
+# switched units give Access Server as a whole (the fleet report's row is named so too).
+ACCESS_SERVER = "access_server"
+ACCESS_SERVER_UNIT = "access-server"
+
 PING_LINE = re.compile(r"^\[(?P<time>\d+(?:\.\d+)?)\]\s+(?P<rest>.*)$")
 PING_REPLY = re.compile(r"bytes from .*icmp_seq=(?P<seq>\d+)")
 # Duplicates and replies to a sequence number ping never sent (0: it counts from 1) are not
@@ -143,6 +148,50 @@ def gate_failures(before, after, switched_units, require_dco=True):
             has = peer_count(instance)
             if had and (has or 0) < had:
                 failures.append("%s: %s of %d peers back" % (unit, has or 0, had))
+    return failures
+
+
+def access_server_devices(tunnels):
+    """tunnel_info's instances for Access Server's ``as0t*``/``as0u*`` devices."""
+    return [instance for instance in (tunnels or {}).get("instances") or [] if instance.get("manager") == ACCESS_SERVER]
+
+
+def access_server_gate_failures(before, after, dco=True):
+    """What keeps Access Server from passing its health gate (empty: passed).
+
+    From tunnel_info alone: its ``access_server`` key is access_server_info's reading (the API and
+    every daemon on, ``sacli VPNSummary``), its instances the kernel's view of the ``as0*``
+    devices. ``dco``: True after switching on (every device's link kind is DCO, and the clients
+    ``VPNSummary`` counted before are back as kernel peers), False after switching off (every
+    device in userspace), None after a rollback that left the key as it was (either).
+    Outside DCO the kernel has no peers, so there ``VPNSummary``'s count must be back.
+    """
+    server = (after or {}).get("access_server") or {}
+    if not server.get("is_access_server"):
+        return ["Access Server: not found any more (no sacli)"]
+    failures = []
+    if not server.get("ready"):
+        failures.append("Access Server: not every service is on: %s" % (
+            "; ".join(server.get("problems") or []) or "read sacli status"))
+    devices = access_server_devices(after)
+    if not devices:
+        failures.append("Access Server: no as0t*/as0u* device found")
+    for device in devices:
+        if dco and not device.get("dco_active"):
+            failures.append("%s: still in userspace (%s)" % (
+                device["name"], device.get("dco_off_reason") or "link kind %s" % device.get("link_kind")))
+        elif dco is False and device.get("dco_active"):
+            failures.append("%s: still in DCO (link kind %s)" % (device["name"], device.get("link_kind")))
+    had = ((before or {}).get("access_server") or {}).get("clients")
+    if had and not failures:
+        if dco:
+            counts = [peer_count(device) for device in devices]
+            has = sum(count for count in counts if count)
+            where = "kernel peers on %s" % ", ".join(device["name"] for device in devices)
+        else:
+            has, where = server.get("clients") or 0, "sacli VPNSummary"
+        if has < had:
+            failures.append("Access Server: %d of %d clients back (%s)" % (has, had, where))
     return failures
 
 
@@ -309,10 +358,11 @@ def outage_line(outage):
 
 
 def mark_rolled_back(tunnels, units, reason):
-    """The tunnel_info result after a rollback, each rolled-back instance carrying the reason."""
+    """The tunnel_info result after a rollback, each rolled-back instance carrying the reason
+    (``access-server`` among ``units``: every Access Server device)."""
     marked = dict(tunnels or {}, instances=[])
     for instance in (tunnels or {}).get("instances") or []:
-        if instance.get("unit") in units:
+        if instance.get("unit") in units or (ACCESS_SERVER_UNIT in units and instance.get("manager") == ACCESS_SERVER):
             problem = "rolled back to userspace by enable_dco: %s" % reason
             instance = dict(instance, healthy=False, problems=list(instance.get("problems") or []) + [problem])
         marked["instances"].append(instance)

@@ -12,6 +12,7 @@ the ``ovpnfleet.dco.rollout_*`` filters are their only callers in the collection
 
 from __future__ import annotations
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING, PYROUTE2_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout
 
@@ -30,7 +31,8 @@ def host_plan(tunnels, config_checks=None, kmod=None):
     yet), ``kmod`` the kmod role's decision ``{"skip", "why", "plan_line"}`` (None: not asked,
     because nothing is to switch). Returns a dict:
 
-    - ``dco_possible``, ``why_not``: whether the host can run DCO at all, and why not.
+    - ``dco_possible``, ``why_not``: whether the host can run DCO at all, and why not (on an
+      Access Server host: for AS, or for its own instances).
     - ``requirements``: install tunnel_info's requirements (it said one is missing, or configs
       are to be checked and units may switch, which the health gate reads with them).
     - ``to_check``: instances whose config preflight checks (``{name, unit, mode, config}``).
@@ -39,12 +41,20 @@ def host_plan(tunnels, config_checks=None, kmod=None):
     - ``units``: units to restart, servers first; ``phases``: the same split per phase;
       ``switch``: their instances (for the config edits); ``probes``: ``{unit, target}`` to ping.
     - ``offloaded``: units in DCO now (what disable_dco moves back, upgrade_kmod checks again).
+    - ``access_server``: on an Access Server host with something to do, ``access_server_state``
+      (the kmod role's module, then the key through ovpnfleet.dco.access_server, then its gate);
+      else None. ``access_server_offloaded``: disable_dco turns its key off.
+    - ``needs_module``: the kmod role is asked (a unit switches, or Access Server does).
     - ``servers``, ``clients``: what the fleet views need of this host's instances.
     - ``lines``: the plan as printed; ``group``: ``dco_switch``, ``dco_converged`` or
       ``dco_not_possible``; ``converged``: nothing to do on this host.
     """
     tunnels = tunnels or {}
-    possible, why_not = _rollout.dco_possible(tunnels)
+    own_possible, own_why_not = _rollout.dco_possible(tunnels)
+    possible, why_not = own_possible, own_why_not
+    server = access_server_state(tunnels)
+    if server is not None:
+        possible, why_not = _with_access_server(tunnels, possible, why_not, server)
     candidates = [_entry(instance) for instance in _rollout.switch_candidates(tunnels)]
     checks = list(config_checks or [])
     units = _rollout.switch_order(candidates, checks) if config_checks is not None else []
@@ -52,10 +62,11 @@ def host_plan(tunnels, config_checks=None, kmod=None):
     if held_back:
         units = []
     switch = [entry for entry in candidates if entry["unit"] in units]
+    as_part = server if server and server["switch"] and not held_back else None
     plan = {
         "dco_possible": possible,
         "why_not": why_not,
-        "requirements": _lacks_requirements(tunnels) or bool(candidates),
+        "requirements": _lacks_requirements(tunnels) or bool(candidates) or bool(server and server["switch"]),
         "to_check": candidates,
         "held_back": held_back,
         "outcome": {"phase": "plan", "result": "held_back", "reason": held_back} if held_back else None,
@@ -69,11 +80,60 @@ def host_plan(tunnels, config_checks=None, kmod=None):
                      "vpn_ipv4": instance.get("vpn_ipv4"), "dco_active": bool(instance.get("dco_active"))}
                     for instance in tunnels.get("instances") or [] if instance.get("mode") == "server"],
         "clients": _clients(tunnels, checks, units),
-        "converged": not units and not held_back,
+        "access_server": as_part,
+        "access_server_offloaded": bool(server and server["offloaded"]),
+        "needs_module": bool(units or as_part),
+        "converged": not units and not as_part and not held_back,
     }
-    plan["group"] = "dco_not_possible" if not possible or held_back else "dco_switch" if units else "dco_converged"
-    plan["lines"] = _lines(tunnels, plan, checks, kmod)
+    plan["group"] = ("dco_not_possible" if not possible or held_back
+                     else "dco_switch" if plan["needs_module"] else "dco_converged")
+    plan["lines"] = _lines(tunnels, plan, checks, kmod, server)
+    if possible and not own_possible and _own_instances(tunnels):
+        plan["lines"].insert(0, "the host's own OpenVPN: DCO not possible, left alone: " + own_why_not)
     return plan
+
+
+def access_server_state(tunnels):
+    """Where the host's Access Server stands with DCO, from tunnel_info; None without AS.
+
+    ``switch``: enable_dco has something to do - the key is not ``true`` (the exact value
+    ovpnfleet.dco.access_server leaves alone), or it is but a device runs in userspace, which
+    only a ``sacli start`` after the module is loaded changes (``restart``). ``was_on``: DCO was
+    on in AS's configuration before (a rollback turns the key back only when it was not).
+    ``offloaded``: what disable_dco turns off - the key on, or a device in DCO.
+    """
+    summary = tunnels.get("access_server") or {}
+    if not summary.get("is_access_server"):
+        return None
+    readiness = summary.get("readiness") or {}
+    devices = _rollout.access_server_devices(tunnels)
+    userspace = [device["name"] for device in devices if not device.get("dco_active")]
+    possible = readiness.get("status") != "unsupported" and summary.get("flavour") is not None
+    key_on = summary.get("dco_setting") == "true"
+    state = {
+        "version": summary.get("version"), "flavour": summary.get("flavour"), "possible": possible,
+        "why_not": "" if possible else "; ".join(readiness.get("reasons") or [
+            "Access Server %s cannot do DCO" % (summary.get("version") or "(version unknown)")]),
+        "key": summary.get("dco_setting"), "was_on": bool(summary.get("dco_configured")),
+        "devices": [device["name"] for device in devices], "userspace": userspace,
+        "clients": summary.get("clients"), "set_key": possible and not key_on,
+        "restart": possible and key_on and bool(userspace),
+        "offloaded": bool(summary.get("dco_configured")) or len(userspace) < len(devices),
+    }
+    state["switch"] = state["set_key"] or state["restart"]
+    return state
+
+
+def _own_instances(tunnels):
+    return [instance for instance in tunnels.get("instances") or [] if instance.get("manager") != _rollout.ACCESS_SERVER]
+
+
+def _with_access_server(tunnels, possible, why_not, server):
+    """The host can run DCO for something it runs: its Access Server, or its own instances."""
+    own = _own_instances(tunnels)
+    if server["possible"] or (possible and own):
+        return True, ""
+    return False, "; ".join(part for part in (server["why_not"], why_not if own else "") if part)
 
 
 def _entry(instance):
@@ -94,7 +154,7 @@ def _clients(tunnels, checks, units):
             for instance in tunnels.get("instances") or [] if instance.get("mode") == "client" and instance.get("unit") in units]
 
 
-def _lines(tunnels, plan, checks, kmod):
+def _lines(tunnels, plan, checks, kmod, server):
     lines = []
     if not plan["dco_possible"]:
         lines.append("DCO not possible here, left alone: " + plan["why_not"])
@@ -102,12 +162,44 @@ def _lines(tunnels, plan, checks, kmod):
         lines.append("left alone, its tunnels stay in userspace: " + plan["held_back"])
     if kmod and kmod.get("plan_line"):
         lines.append(kmod["plan_line"])
-    lines += ["%s: already in DCO, left running" % instance.get("name")
-              for instance in tunnels.get("instances") or [] if instance.get("dco_active")]
+    if server is not None:
+        lines.append(_access_server_line(server, plan))
+    # Access Server's devices are its line's: the rollout reaches them only through its key.
+    own = _own_instances(tunnels)
+    lines += ["%s: already in DCO, left running" % instance.get("name") for instance in own if instance.get("dco_active")]
     lines += [_rollout.plan_line(check) for check in checks]
-    lines += [_rollout.plan_line(entry) for entry in _rollout.unmanaged_instances(tunnels)]
-    lines.append("restart, in this order: " + ", ".join(plan["units"]) if plan["units"] else "no restart")
+    lines += [_rollout.plan_line(entry) for entry in _rollout.unmanaged_instances({"instances": own})]
+    if plan["units"]:
+        lines.append("restart, in this order: " + ", ".join(plan["units"]))
+    else:
+        lines.append("no restart" if server is None else "no restart of the host's own OpenVPN units")
     return lines
+
+
+def _access_server_line(server, plan):
+    name = "Access Server %s" % (server["version"] or "(version unknown)")
+    devices = ", ".join(server["devices"]) or "no as0t*/as0u* device"
+    if not server["possible"]:
+        return "%s: DCO not possible, left alone: %s" % (name, server["why_not"])
+    if not server["switch"]:
+        return "%s: %s is true and %s in DCO, left running" % (name, DCO_KEY, devices)
+    if plan["held_back"]:
+        return "%s: left alone with the host: %s stays %s" % (name, DCO_KEY, _key(server["key"]))
+    if server["set_key"]:
+        step = "%s from %s to true with ovpnfleet.dco.access_server (its sacli start restarts AS's daemons)" % (
+            DCO_KEY, _key(server["key"]))
+    else:
+        step = "%s is true but %s in userspace: sacli start through ovpnfleet.dco.access_server (restart)" % (
+            DCO_KEY, ", ".join(server["userspace"]))
+    clients = server["clients"] or 0
+    return ("%s: the %s module via the kmod role, then %s; gate: API and every daemon on, %s in DCO%s; "
+            "rollback: %s" % (name, server["flavour"], step, devices,
+                              ", %d client(s) back as kernel peers" % clients if clients else "",
+                              "the key back to false" if not server["was_on"] else "none, the key was on before"))
+
+
+def _key(raw):
+    return "unset" if raw is None else repr(raw)
 
 
 def _fleet_facts(hosts, hostvars):
