@@ -93,6 +93,7 @@ def ensure_base():
     if not os.path.exists(tarball):
         started = time.monotonic()
         _build_tarball(tarball)
+        remove_stale(tarball)
         times["debootstrap"] = round(time.monotonic() - started, 1)
     hashed_tag = "localhost/ovpnfleet-ee-base:" + recipe_hash()
     env = podman_env()
