@@ -150,6 +150,10 @@ def part_scale(args, log):
     finally:
         if args.restore and args.sizes and args.sizes[-1] != start_size:
             lab.ensure(containers=start_size, log=log)
+    _merge_previous(args, setups, figures, ratios, series)
+    previous = (args.previous.get("scale") or {}).get("profile") if args.merge else None
+    if previous and (profile is None or previous["hosts"] < profile["hosts"]):
+        profile = previous
     slopes = []
     for name, points in sorted(series.items()):
         if len({p["hosts"] for p in points}) > 1:
@@ -158,6 +162,23 @@ def part_scale(args, log):
                            "per_host": fit["per_host"], "intercept": fit["intercept"]})
     return {"setups": setups, "figures": figures, "ratios": ratios,
             "scale": {"series": series, "slopes": slopes}, "profile": profile}
+
+
+def _merge_previous(args, setups, figures, ratios, series):
+    """--merge: keep the earlier scale results of fleet sizes this invocation did not measure
+    (each size's ratios stay within the invocation that measured it; only the slope spans them)."""
+    previous = args.previous.get("scale") if args.merge else None
+    if not previous:
+        return
+    kept = {setup for setup in previous.get("setups", {}) if setup not in setups}
+    for setup in kept:
+        setups[setup] = previous["setups"][setup] + " (measured %s, an earlier invocation)" % previous.get("finished", "?")
+    figures += [f for f in previous.get("figures", []) if f["setup"] in kept]
+    ratios += [r for r in previous.get("ratios", []) if r["setup"] in kept]
+    hosts = {int(setup.split(":")[1]) for setup in kept}
+    for name, points in previous.get("scale", {}).get("series", {}).items():
+        series.setdefault(name, []).extend(p for p in points if p["hosts"] in hosts)
+        series[name].sort(key=lambda point: point["hosts"])
 
 
 PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale}
@@ -188,6 +209,8 @@ def parse(argv):
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--no-restore", dest="restore", action="store_false",
                         help="leave the lab at the last size instead of the size it had")
+    parser.add_argument("--merge", action="store_true",
+                        help="scale: keep earlier results of the fleet sizes this run does not measure")
     parser.add_argument("--out", default=os.path.join(lab.TOP, "bench"))
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
@@ -207,6 +230,7 @@ def main(argv=None):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
+    args.previous = dict(document.get("parts", {}))
     if not args.report_only:
         prepare(lab.log)
         for name in args.parts:
