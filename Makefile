@@ -27,12 +27,15 @@ export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VBIN):$(PATH)
 
 -include tests/lab/lab.mk
+-include tests/awx/awx.mk
+-include tests/bench/bench.mk
 
 .PHONY: help
 help:
 	@echo "make demo   - bring up the lab fleet and run the DCO rollout against it"
 	@echo "make test   - every test: unit, sanity, lint, and the lab scenarios"
-	@echo "make unit | sanity | lint | build | changelog | clean"
+	@echo "make bench  - measure DCO against userspace and the rollout's costs on the lab (docs/bench.md)"
+	@echo "make unit | sanity | integration | lint | build | changelog | ee | awx-jobs | clean"
 
 .PHONY: apt-deps
 apt-deps:
