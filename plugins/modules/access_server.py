@@ -14,7 +14,7 @@ description:
     through C(sacli), the way AS's documentation does, and applies it with C(sacli start).
   - Reads the key from C(sacli ConfigQuery) first and changes nothing when it already holds the
     wanted value, so a second run reports no change and restarts nothing. C(sacli start) runs
-    only after a change.
+    only after a change, or when O(restart) asks for it.
   - Waits until C(sacli status) shows the API and every OpenVPN daemon on before the change, and
     again after C(sacli start), up to O(timeout) seconds each time.
   - Refuses O(dco=enabled) on AS before 2.12, which cannot do DCO, and when the AS version cannot
