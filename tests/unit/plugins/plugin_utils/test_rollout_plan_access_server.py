@@ -57,8 +57,10 @@ def plain_server(name="office"):
             "problems": [], "ping": None, "manager": None}
 
 
-def final(tunnels, kmod=NO_SKIP):
-    """The plan as plan.yml makes it the last time: configs checked (DCO-ready), kmod asked."""
+def final(tunnels, kmod=None):
+    """The plan as plan.yml makes it the last time: configs checked (DCO-ready), kmod asked
+    (NO_SKIP unless ``kmod`` says otherwise)."""
+    kmod = kmod or NO_SKIP
     first = plan_of.host_plan(tunnels)
     checks = [{"item": entry, "dco_compatible": True, "edits": []} for entry in first["to_check"]]
     return first, plan_of.host_plan(tunnels, checks, kmod if first["needs_module"] or checks else None)
