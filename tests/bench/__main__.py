@@ -64,13 +64,24 @@ def part_throughput(args, log):
     for vm, description in VMS.items():
         setup = "netns:%s" % vm
         log("throughput %s" % setup)
-        samples, info[vm] = throughput.netns(vm, args.runs, args.seconds, args.protos, log=log)
+        try:
+            samples, info[vm] = throughput.netns(vm, args.runs, args.seconds, args.protos, log=log)
+        except RuntimeError as error:
+            # One VM's failure must not throw away the other's numbers.
+            info[vm] = {"error": str(error)[-1500:]}
+            log("throughput %s failed: %s" % (setup, error))
+            continue
         setups[setup] = ("inside one VM (%s), OpenVPN server and client of the bench in two network namespaces "
                          "over a veth pair, UDP, AES-256-GCM, the same config with and without --disable-dco; "
                          "iperf3 %d s per run; CPU = whole VM (2 vCPUs)" % (description, args.seconds))
         figures += results.variant_figures(setup, samples)
+    if not figures:
+        raise RuntimeError("measure throughput: no VM gave a figure: %s" % info)
+    notes = ["%s: %s" % (vm, entry["error"]) for vm, entry in info.items() if "error" in entry]
+    notes += ["runs missing after a retry: %s" % ", ".join(entry["failed_samples"])
+              for entry in info.values() if entry.get("failed_samples")]
     return {"setups": setups, "figures": figures, "ratios": results.pair_ratios(figures, "dco", "userspace"),
-            "devices": info, "limits": {s: limit(figures, s) for s in setups}}
+            "devices": info, "limits": {s: limit(figures, s) for s in setups}, "notes": notes}
 
 
 def limit(figures, setup, vcpus=2):

@@ -76,14 +76,17 @@ def netns(vm, runs, seconds, protos, log=lab.log):
         for name in ("guest_netns.py",):
             subprocess.run(["cp", os.path.join(HERE, name), work], check=True)
         lab.push_dir(vm, work, GUEST_DIR)
-    samples, info = {}, {}
+    samples, info, failures = {}, {}, []
     try:
         for run in range(runs):
             for mode in ("userspace", "dco"):
                 info[mode] = guest(vm, "up", GUEST_DIR, mode, timeout=180)
                 for proto in protos:
                     for direction in ("up", "down"):
-                        out = measure(vm, ["iperf", proto, direction, seconds], seconds)
+                        out = measure_or_skip(vm, ["iperf", proto, direction, seconds], seconds, log)
+                        if out is None:
+                            failures.append("%s run %d %s %s %s" % (vm, run + 1, mode, proto, direction))
+                            continue
                         _record(samples, (mode, proto, direction), out)
                         log("  %s netns run %d %s %s %s: %.1f Mbit/s" % (vm, run + 1, mode, proto, direction,
                                                                         out["bits_per_second"] / 1e6))
@@ -92,7 +95,20 @@ def netns(vm, runs, seconds, protos, log=lab.log):
     finally:
         guest(vm, "down")
         lab.ssh(vm, "rm -rf %s" % GUEST_DIR)
+    info["failed_samples"] = failures
     return samples, info
+
+
+def measure_or_skip(vm, argv, seconds, log):
+    """One retry, then None: an unlimited UDP flood can starve iperf3's own TCP control
+    connection in userspace mode ("unable to send control message"); that run is then missing
+    from its figure (the figure's n says so) instead of ending the part."""
+    for attempt in (1, 2):
+        try:
+            return measure(vm, argv, seconds)
+        except RuntimeError as error:
+            log("  %s %s: attempt %d failed: %s" % (vm, " ".join(str(a) for a in argv), attempt, str(error)[-200:]))
+    return None
 
 
 def ring(server_vm, client_vm, tunnel_address, runs, seconds, protos, label, log=lab.log):
