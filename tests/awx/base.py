@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 
-from tests.awx.common import (BASE_IMAGE, CACHE, MIRROR, SECURITY_MIRROR, AwxError, log,
+from tests.awx.common import (BASE_IMAGE, CACHE, MIRROR, SECURITY_MIRROR, log,
                               podman_env, run)
 
 RECIPE = {

@@ -85,13 +85,13 @@ def test_ca_fingerprint_is_over_the_der(tmp_path):
 
 CA = {"sha256": "AA:01", "file_sha1": "ca1"}
 OTHER_CA = {"sha256": "BB:02", "file_sha1": "ca2"}
-REPORT = list(checks.REPORT_FILES)
+REPORT = tuple(checks.REPORT_FILES)
 
 
 def _job(ident, playbook, compiled=(), plan=None, snapshot=None, status="successful", reports=REPORT):
     return {"ident": ident, "playbook": playbook, "status": status, "rc": 0 if status == "successful" else 2,
             "compiles": list(compiled), "plan_lines": plan or {}, "snapshot": snapshot,
-            "report_files": reports if playbook in checks.REPORTING_PLAYBOOKS else []}
+            "report_files": list(reports) if playbook in checks.REPORTING_PLAYBOOKS else []}
 
 
 def _snapshot(ca_sha1="ca1", cert=("c1", 100.0)):
