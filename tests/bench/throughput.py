@@ -127,7 +127,9 @@ def ring(server_vm, client_vm, tunnel_address, runs, seconds, protos, label, log
                 for direction in ("up", "down"):
                     server_before = lab.qemu_cpu_seconds(server_vm)
                     server_busy = _guest_busy(server_vm)
-                    out = measure(client_vm, ["iperf", proto, direction, seconds, tunnel_address], seconds)
+                    out = measure_or_skip(client_vm, ["iperf", proto, direction, seconds, tunnel_address], seconds, log)
+                    if out is None:
+                        continue
                     out["qemu_cpu_s"] += lab.qemu_cpu_seconds(server_vm) - server_before
                     out["guest_busy_cpu_s"] += _guest_busy(server_vm) - server_busy
                     _record(samples, (label, proto, direction), out)
