@@ -146,3 +146,35 @@ def test_outages_read_from_the_fleet_report_lines():
     found = rollout.outages(stdout, "run")
     assert [(o["host"], o["role"], o["seconds"]) for o in found] == [
         ("debian12-1", "server", 131.2), ("debian12-1", "client", 0.8), ("debian13-bpo-1", "client", None)]
+
+
+def _bench_main():
+    import importlib  # pylint: disable=import-outside-toplevel
+    return importlib.import_module("tests.bench.__main__")
+
+
+@pytest.mark.parametrize("rate, cpu_per_gb, vcpus, expected", [
+    (80.0, 180.0, 2, "every vCPU saturated"),        # 1.8 of 2 busy
+    (80.0, 120.0, 2, "CPU-bound per flow"),          # 1.2 of 2 busy
+    (45.0, 100.0, 4, "not CPU-bound"),               # 0.56 of 4 busy: the path caps the rate
+])
+def test_limit_reads_busy_vcpus(rate, cpu_per_gb, vcpus, expected):
+    figures = [results.figure("s", "mbit_s:tcp-up", "dco", [rate]),
+               results.figure("s", "guest_cpu_s_per_gb:tcp-up", "dco", [cpu_per_gb])]
+    assert expected in _bench_main().limit(figures, "s", vcpus)
+
+
+def test_merge_keeps_sizes_not_measured_again():
+    import types  # pylint: disable=import-outside-toplevel
+    old = [results.figure("fleet:22", "seconds", name, values) for name, values in (("ping", [10.0]), ("tunnel_info", [14.0]))]
+    previous = {"scale": {"setups": {"fleet:22": "22 hosts", "fleet:52": "old 52"}, "finished": "T",
+                          "figures": old + [results.figure("fleet:52", "seconds", "ping", [99.0])],
+                          "ratios": [results.ratio_entry(old[1], old[0])],
+                          "scale": {"series": {"ping": [{"hosts": 22, "median": 10.0}, {"hosts": 52, "median": 99.0}]}}}}
+    setups, figures = {"fleet:52": "new 52"}, [results.figure("fleet:52", "seconds", "ping", [20.0])]
+    ratios, series = [], {"ping": [{"hosts": 52, "median": 20.0}]}
+    _bench_main()._merge_previous(types.SimpleNamespace(previous=previous, merge=True), setups, figures, ratios, series)
+    assert setups["fleet:52"] == "new 52" and setups["fleet:22"].startswith("22 hosts")
+    assert [p["median"] for p in series["ping"]] == [10.0, 20.0]
+    assert len(ratios) == 1 and sorted(f["id"] for f in figures) == [
+        "fleet:22|seconds|ping", "fleet:22|seconds|tunnel_info", "fleet:52|seconds|ping"]
