@@ -56,7 +56,9 @@ def run(hosts="all", forks=25, runs=3, rerun_runs=None, log=lab.log):
         profile_env = lab.ansible_env({"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback"),
                                        "ANSIBLE_CALLBACKS_ENABLED": "bench_profile",
                                        "BENCH_PROFILE_JSON": os.path.join(work, "profile.json")})
-        for name, argv in argvs.items():
+        # enable_dco first: on hosts the lab just added it installs what tunnel_info needs.
+        for name in sorted(argvs, key=lambda n: n != "enable_dco_rerun"):
+            argv = argvs[name]
             elapsed, _ = lab.timed(argv, profile_env if name == "enable_dco_rerun" else env)
             log("  warm-up %s: %.1f s" % (name, elapsed))
             times[name] = []
