@@ -84,7 +84,7 @@ def part_throughput(args, log):
             "devices": info, "limits": {s: limit(figures, s) for s in setups}, "notes": notes}
 
 
-def limit(figures, setup, vcpus=2):
+def limit(figures, setup, vcpus=2, host_cpus=None):
     """Which limit each variant of a setup hits, read from its own numbers.
 
     Busy vCPUs while moving data = CPU s/GB x GB/s. VCPUS is what the CPU figures cover (2 for
@@ -98,7 +98,11 @@ def limit(figures, setup, vcpus=2):
         if not (rate and cpu):
             continue
         busy = cpu * rate / 8000.0
-        if busy > 0.8 * vcpus:
+        qemu = by.get(("qemu_cpu_s_per_gb:tcp-up", variant), 0.0) * rate / 8000.0
+        if host_cpus and qemu >= 0.9 * host_cpus:
+            verdict = ("host-CPU-bound: the VMs' qemu processes keep %.2f of this machine's %d cores busy "
+                       "(TCG emulates the vCPUs and the NICs)" % (qemu, host_cpus))
+        elif busy > 0.8 * vcpus:
             verdict = "CPU-bound: every vCPU saturated"
         elif busy >= 0.9 and vcpus <= 2:
             verdict = "CPU-bound per flow: more than one vCPU's worth busy the whole transfer"
@@ -213,7 +217,8 @@ def write(out, document):
     for name, vcpus in (("throughput", 2), ("ring", 4)):
         part = document["parts"].get(name)
         if part:
-            part["limits"] = {setup: limit(part["figures"], setup, vcpus) for setup in part["setups"]}
+            part["limits"] = {setup: limit(part["figures"], setup, vcpus, document.get("host_cpus"))
+                              for setup in part["setups"]}
     problems = results.validate(document)
     if problems:
         raise SystemExit("write bench results: the document is malformed:\n  " + "\n  ".join(problems))
@@ -274,11 +279,12 @@ def main(argv=None):
             part.update({"started": started, "finished": now()})
             document["parts"][name] = part
             document["not_measured"] = [e for e in document.get("not_measured", []) if e["part"] != name]
-            document.update({"generated": now(), "commit": commit(), "note": results.NOTE})
+            document.update({"generated": now(), "commit": commit(), "note": results.NOTE, "host_cpus": os.cpu_count()})
             write(args.out, document)
     document.setdefault("generated", now())
     document.setdefault("commit", commit())
     document["note"] = results.NOTE
+    document.setdefault("host_cpus", os.cpu_count())
     images = write(args.out, document)
     print(report.render(document, images))
     return 0

@@ -178,3 +178,11 @@ def test_merge_keeps_sizes_not_measured_again():
     assert [p["median"] for p in series["ping"]] == [10.0, 20.0]
     assert len(ratios) == 1 and sorted(f["id"] for f in figures) == [
         "fleet:22|seconds|ping", "fleet:22|seconds|tunnel_info", "fleet:52|seconds|ping"]
+
+
+def test_limit_names_the_host_when_qemu_uses_every_core():
+    figures = [results.figure("ring", "mbit_s:tcp-up", "dco", [46.0]),
+               results.figure("ring", "guest_cpu_s_per_gb:tcp-up", "dco", [300.0]),
+               results.figure("ring", "qemu_cpu_s_per_gb:tcp-up", "dco", [345.0])]   # 1.98 host cores
+    assert "host-CPU-bound" in _bench_main().limit(figures, "ring", 4, host_cpus=2)
+    assert "host-CPU-bound" not in _bench_main().limit(figures, "ring", 4, host_cpus=8)
