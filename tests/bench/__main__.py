@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """python3 -m tests.bench: DCO's gain and the rollout's costs on the lab, in one run.
 
-    python3 -m tests.bench [--parts throughput,ring,scale] [--runs 3] [--seconds 10]
+    python3 -m tests.bench [--parts throughput,ring,scale] [--runs 3] [--seconds 10] [--protos tcp,udp]
                            [--sizes 20,50,100] [--rerun-runs 1] [--out bench]
     python3 -m tests.bench --report-only      # re-render report.md and plots from results.json
 
@@ -238,7 +238,7 @@ def parse(argv):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rerun-runs", type=int, default=None, help="timed enable_dco re-runs per size (default: --runs)")
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--protos", default="tcp,udp")
+    parser.add_argument("--protos", default="tcp", help="tcp,udp adds UDP (offered load unlimited)")
     parser.add_argument("--sizes", default="20,50,100")
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--no-restore", dest="restore", action="store_false",
