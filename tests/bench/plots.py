@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-COLOURS = {"dco": "#1b7837", "userspace": "#9e9e9e"}
+COLOURS = {"dco": "#1b7837", "userspace": "#9e9e9e", "ping": "#9e9e9e", "tunnel_info": "#2166ac",
+           "check_health": "#5aae61", "enable_dco_rerun": "#b2182b"}
 
 
 def _bars(figures, metrics, title, ylabel, path):
@@ -25,7 +26,7 @@ def _bars(figures, metrics, title, ylabel, path):
     variants = sorted({f["variant"] for f in figures if f["metric"] in metrics})
     by_key = {(f["setup"], f["metric"], f["variant"]): f for f in figures}
     width = 0.8 / len(variants)
-    fig, axis = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4.5))
+    fig, axis = plt.subplots(figsize=(max(6, 1.8 * len(groups)), 5))
     for index, variant in enumerate(variants):
         xs, medians, lower, upper = [], [], [], []
         for position, key in enumerate(groups):
@@ -37,7 +38,8 @@ def _bars(figures, metrics, title, ylabel, path):
                 upper.append(entry["max"] - entry["median"])
         axis.bar(xs, medians, width, yerr=[lower, upper], capsize=3, label=variant, color=COLOURS.get(variant))
     axis.set_xticks(range(len(groups)))
-    axis.set_xticklabels(["%s\n%s" % (setup, metric.split(":")[-1]) for setup, metric in groups], fontsize=7)
+    axis.set_xticklabels(["%s\n%s" % (setup.replace(":", ":\n").replace("<-", " <-\n"), metric.split(":")[-1])
+                         for setup, metric in groups], fontsize=7)
     axis.set_ylabel(ylabel)
     axis.set_title(title + "\n(median of runs, whiskers min..max; qemu TCG: compare bars, not absolutes)", fontsize=9)
     axis.legend()
@@ -56,11 +58,11 @@ def _scale(part, path):
         xs = [p["hosts"] for p in points]
         medians = [p["median"] for p in points]
         cost.errorbar(xs, medians, yerr=[[p["median"] - p["min"] for p in points], [p["max"] - p["median"] for p in points]],
-                      marker="o", capsize=3, label=command)
+                      marker="o", capsize=3, label=command, color=COLOURS.get(command))
         if command != "ping":
-            ratio.plot(xs, [p["ratio_to_ping"] for p in points], marker="o", label=command)
+            ratio.plot(xs, [p["ratio_to_ping"] for p in points], marker="o", label=command, color=COLOURS.get(command))
     for goal, label in ((1.5, "goal tunnel_info"), (3.0, "goal enable_dco re-run")):
-        ratio.axhline(goal, linestyle="--", linewidth=0.8, color="#b2182b")
+        ratio.axhline(goal, linestyle="--", linewidth=0.8, color="#555555")
         ratio.annotate(label, (0.01, goal), xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
     cost.set_xlabel("hosts (containers + 2 VMs)")
     cost.set_ylabel("wall seconds")

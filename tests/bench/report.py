@@ -72,7 +72,9 @@ def render(results, images=()):
              "", "**%s**" % results["note"], "",
              "Every figure is the median of its runs with min and max; every ratio is taken between two "
              "figures of the same run and the same setup (runs alternate between the two variants).", ""]
-    for name, part in results["parts"].items():
+    order = list(TITLES) + sorted(set(results["parts"]) - set(TITLES))
+    for name in [n for n in order if n in results["parts"]]:
+        part = results["parts"][name]
         lines += ["## " + TITLES.get(name, name), "", "Measured %s to %s." % (part.get("started", "?"), part.get("finished", "?")), ""]
         for setup, description in sorted((part.get("setups") or {}).items()):
             lines.append("- `%s`: %s" % (setup, description))
