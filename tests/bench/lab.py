@@ -35,8 +35,8 @@ def ensure(containers=None, log=print):
     start = time.monotonic()
     done = subprocess.run(argv, cwd=LAB_TOP, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError("bring up the lab (%s): exit %d: %s" % (" ".join(argv[2:]), done.returncode,
-                                                                  (done.stdout + done.stderr)[-1500:]))
+        raise RuntimeError("bring up the lab (%s): exit %d: %s" % (
+            " ".join(argv[2:]), done.returncode, (done.stdout + done.stderr)[-1500:]))
     subprocess.run([LAB_PYTHON, "-m", "tests.lab", "wait"], cwd=LAB_TOP, capture_output=True, check=True)
     log("lab up (%s containers) in %.0f s" % (containers if containers is not None else "default", time.monotonic() - start))
 
@@ -103,8 +103,8 @@ def timed(argv, env, timeout=3600):
     done = subprocess.run(argv, cwd=TOP, env=env, capture_output=True, text=True, check=False, timeout=timeout)
     elapsed = time.monotonic() - start
     if done.returncode != 0:
-        raise RuntimeError("run %s: exit %d:\n%s" % (" ".join(argv[:3]), done.returncode,
-                                                      (done.stdout[-2500:] + done.stderr[-1500:])))
+        raise RuntimeError("run %s: exit %d:\n%s" % (
+            " ".join(argv[:3]), done.returncode, done.stdout[-2500:] + done.stderr[-1500:]))
     return elapsed, done.stdout
 
 

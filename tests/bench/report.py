@@ -42,28 +42,29 @@ def _scale(scale):
     lines = ["", "Per-host slope (least squares over the fleet sizes; what each extra host adds):", "",
              "| command | sizes (hosts) | seconds per extra host | intercept s |", "|---|---|---:|---:|"]
     for entry in scale.get("slopes", []):
-        lines.append("| %s | %s | %s | %s |" % (entry["command"], ", ".join(str(x) for x in entry["sizes"]),
-                                                 _num(entry["per_host"], 3), _num(entry["intercept"], 1)))
+        lines.append("| %s | %s | %s | %s |" % (
+            entry["command"], ", ".join(str(x) for x in entry["sizes"]), _num(entry["per_host"], 3), _num(entry["intercept"], 1)))
     return lines
 
 
 def _profile(profile):
-    lines = ["", "Per-task profile of the converged `enable_dco` re-run (%s hosts, commit `%s`, run total %s s, "
-             "sum of the top %d %s s):" % (profile["hosts"], profile["commit"][:12], _num(profile["total_seconds"], 1),
-                                           len(profile["top"]), _num(sum(t["seconds"] for t in profile["top"]), 1)),
+    title = "Per-task profile of the converged `enable_dco` re-run (%s hosts, commit `%s`, run total %s s, sum of the top %d %s s):" % (
+        profile["hosts"], profile["commit"][:12], _num(profile["total_seconds"], 1),
+        len(profile["top"]), _num(sum(t["seconds"] for t in profile["top"]), 1))
+    lines = ["", title,
              "", "| # | seconds | play | task |", "|---:|---:|---|---|"]
     for index, task in enumerate(profile["top"], 1):
-        lines.append("| %d | %s | %s | %s |" % (index, _num(task["seconds"], 1), task["play"].replace("|", "/"),
-                                                 task["task"].replace("|", "/")))
+        lines.append("| %d | %s | %s | %s |" % (
+            index, _num(task["seconds"], 1), task["play"].replace("|", "/"), task["task"].replace("|", "/")))
     return lines
 
 
 def _outage(outage):
     lines = ["", "| run | host | tunnel | role | outage s | note |", "|---|---|---|---|---:|---|"]
     for entry in outage:
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (entry.get("run", ""), entry.get("host", ""), entry.get("tunnel", ""),
-                                                         entry.get("role", ""), _num(entry.get("seconds"), 1),
-                                                         entry.get("note", "")))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            entry.get("run", ""), entry.get("host", ""), entry.get("tunnel", ""),
+            entry.get("role", ""), _num(entry.get("seconds"), 1), entry.get("note", "")))
     return lines
 
 

@@ -34,11 +34,11 @@ def ratio(numerator, baseline):
 def slope(points):
     """Least-squares slope and intercept of (x, y) points: the cost per extra host."""
     points = [(float(x), float(y)) for x, y in points]
-    if len({x for x, _ in points}) < 2:
+    if len({point[0] for point in points}) < 2:
         raise ValueError("slope: needs at least two different fleet sizes")
-    mean_x = sum(x for x, _ in points) / len(points)
-    mean_y = sum(y for _, y in points) / len(points)
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    mean_x = sum(point[0] for point in points) / len(points)
+    mean_y = sum(point[1] for point in points) / len(points)
+    sxx = sum((point[0] - mean_x) ** 2 for point in points)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
     per = sxy / sxx
     return {"per_host": per, "intercept": mean_y - per * mean_x}

@@ -59,7 +59,7 @@ def run(hosts="all", forks=25, runs=3, rerun_runs=None, log=lab.log):
         # enable_dco first: on hosts the lab just added it installs what tunnel_info needs.
         for name in sorted(argvs, key=lambda n: n != "enable_dco_rerun"):
             argv = argvs[name]
-            elapsed, _ = lab.timed(argv, profile_env if name == "enable_dco_rerun" else env)
+            elapsed = lab.timed(argv, profile_env if name == "enable_dco_rerun" else env)[0]
             log("  warm-up %s: %.1f s" % (name, elapsed))
             times[name] = []
         for index in range(runs):

@@ -88,8 +88,8 @@ def netns(vm, runs, seconds, protos, log=lab.log):
                             failures.append("%s run %d %s %s %s" % (vm, run + 1, mode, proto, direction))
                             continue
                         _record(samples, (mode, proto, direction), out)
-                        log("  %s netns run %d %s %s %s: %.1f Mbit/s" % (vm, run + 1, mode, proto, direction,
-                                                                        out["bits_per_second"] / 1e6))
+                        log("  %s netns run %d %s %s %s: %.1f Mbit/s" % (
+                            vm, run + 1, mode, proto, direction, out["bits_per_second"] / 1e6))
                 rtts = guest(vm, "ping", 20)["rtt_ms"]
                 samples.setdefault((mode, "ping", "rtt"), {"rtt_ms": []})["rtt_ms"].append(statistics.median(rtts))
     finally:
@@ -133,8 +133,8 @@ def ring(server_vm, client_vm, tunnel_address, runs, seconds, protos, label, log
                     out["qemu_cpu_s"] += lab.qemu_cpu_seconds(server_vm) - server_before
                     out["guest_busy_cpu_s"] += _guest_busy(server_vm) - server_busy
                     _record(samples, (label, proto, direction), out)
-                    log("  ring run %d %s %s %s: %.1f Mbit/s" % (run + 1, label, proto, direction,
-                                                                out["bits_per_second"] / 1e6))
+                    log("  ring run %d %s %s %s: %.1f Mbit/s" % (
+                        run + 1, label, proto, direction, out["bits_per_second"] / 1e6))
             rtts = guest(client_vm, "ping", 20, tunnel_address)["rtt_ms"]
             samples.setdefault((label, "ping", "rtt"), {"rtt_ms": []})["rtt_ms"].append(statistics.median(rtts))
     finally:
