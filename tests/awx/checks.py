@@ -44,6 +44,20 @@ def check(rounds, ca_before):
     return results
 
 
+def refused_before_any_change(job, variable):
+    """A job given a wrong survey answer for ``variable`` must fail, name the variable, and
+    change nothing on any host."""
+    named = [message for message in job.get("failures", []) if variable in message]
+    if job["status"] == "successful":
+        return False, "bad survey answer: %s was accepted by %s" % (variable, job["ident"])
+    if not named:
+        return False, "bad survey answer: %s failed without naming %s: %s" % (
+            job["ident"], variable, "; ".join(job.get("failures", [])) or "no failed task")
+    if job.get("changed"):
+        return False, "bad survey answer: %s changed %s before refusing" % (job["ident"], ", ".join(job["changed"]))
+    return True, "bad survey answer: refused before any change: %s" % named[0][:160]
+
+
 def _statuses(rounds):
     bad = ["%s (%s, rc %s)" % (job["ident"], job["status"], job["rc"])
            for rnd in rounds for job in rnd["jobs"]

@@ -14,6 +14,8 @@ from tests.awx import checks, ee, jobs
 from tests.awx.common import AwxError
 
 DEFAULT_PLAYBOOKS = ["playbooks/enable_dco.yml", checks.PKI_PLAYBOOK, "playbooks/check_health.yml"]
+# A batch size that is not one: survey_vars must refuse it in the first task, before any change.
+BAD_SERIAL = "1,abc"
 
 
 def parse_args(argv):
@@ -81,16 +83,21 @@ def run_jobs(args):
         records.append(jobs.run_job("r%d-snapshot" % number, jobs.SNAPSHOT, inventory_text,
                                     variables, durable, lab_state))
         rounds.append({"jobs": records, "ca": checks.ca_fingerprints(ca_path)})
-    results = checks.check(rounds, ca_before)
+    # A survey answer that is wrong must stop the job before the first change, as AWX sends it: a string.
+    refused = jobs.run_job("bad-survey", "playbooks/enable_dco.yml", inventory_text,
+                           dict(variables, dco_serial=BAD_SERIAL), durable, lab_state)
+    results = checks.check(rounds, ca_before) + [checks.refused_before_any_change(refused, "dco_serial")]
     summary = os.path.join(jobs.JOBS_ROOT, "last-run.json")
     with open(summary, "w") as handle:
-        json.dump({"rounds": rounds, "ca_before": ca_before, "checks": results}, handle, indent=1)
+        json.dump({"rounds": rounds, "refused": refused, "ca_before": ca_before, "checks": results}, handle, indent=1)
     for rnd in rounds:
         for job in rnd["jobs"]:
             print("%-28s %-10s %6.0f s  artifacts %s" % (job["ident"], job["status"], job["seconds"],
                                                          job["artifacts"]))
             for line in job.get("stdout_tail", []):
                 print("    | " + line)
+    print("%-28s %-10s %6.0f s  artifacts %s" % (refused["ident"], refused["status"], refused["seconds"],
+                                                 refused["artifacts"]))
     for ok, text in results:
         print("%s %s" % ({True: "PASS", False: "FAIL", None: "n/a "}[ok], text))
     print("records: %s" % summary)

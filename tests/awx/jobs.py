@@ -100,6 +100,20 @@ def compiles(events):
                   and event["event_data"].get("res", {}).get("changed"))
 
 
+def changed_tasks(events):
+    """``host: task`` for every task result that reported a change in this job."""
+    return ["%s: %s" % (event["event_data"].get("host", "?"), event["event_data"].get("task", "?"))
+            for event in events
+            if event.get("event") in ("runner_on_ok", "runner_item_on_ok")
+            and event.get("event_data", {}).get("res", {}).get("changed")]
+
+
+def failure_messages(events):
+    """The ``msg`` of every failed task result, as the job's output shows it."""
+    return [str(event["event_data"].get("res", {}).get("msg", "")) for event in events
+            if event.get("event") == "runner_on_failed"]
+
+
 def plan_lines(events):
     """The kmod role's plan line per host, as printed by the playbooks."""
     lines = {}
@@ -127,6 +141,7 @@ def run_job(name, playbook, inventory_text, extravars, durable, lab_state=None):
     record = {"name": name, "playbook": playbook, "ident": ident, "rc": done.returncode,
               "status": status, "artifacts": artifacts, "compiles": compiles(events),
               "plan_lines": plan_lines(events), "seconds": round(time.monotonic() - started, 1),
+              "changed": changed_tasks(events), "failures": failure_messages(events),
               "snapshot": _read_snapshot(artifacts),
               "report_files": sorted(os.listdir(os.path.join(artifacts, REPORT_DIR)))
               if os.path.isdir(os.path.join(artifacts, REPORT_DIR)) else []}

@@ -149,3 +149,27 @@ def test_without_a_pki_job_the_ca_checks_say_not_exercised():
     results = checks.check(rounds, None)
     assert _failures(results) == []
     assert (None, "CA: no %s job, the PKI was not exercised" % checks.PKI_PLAYBOOK) in results
+
+
+def _refused_job(status="failed", failures=("dco_serial is '1,abc': expected batch sizes",), changed=()):
+    return {"ident": "bad-survey-1", "status": status, "failures": list(failures), "changed": list(changed)}
+
+
+@pytest.mark.parametrize("job, ok", [
+    (_refused_job(), True),
+    (_refused_job(status="successful", failures=()), False),      # the bad answer was accepted
+    (_refused_job(failures=("unreachable",)), False),             # it failed, but not on the variable
+    (_refused_job(changed=("vm1: Stop the OpenVPN units",)), False),  # it changed a host first
+])
+def test_a_bad_survey_answer_must_fail_naming_the_variable_and_change_nothing(job, ok):
+    assert checks.refused_before_any_change(job, "dco_serial")[0] is ok
+
+
+def test_changed_tasks_and_failure_messages_come_from_the_job_events():
+    events = [
+        {"event": "runner_on_ok", "event_data": {"host": "vm1", "task": "Write", "res": {"changed": True}}},
+        {"event": "runner_on_ok", "event_data": {"host": "vm1", "task": "Read", "res": {"changed": False}}},
+        {"event": "runner_on_failed", "event_data": {"host": "localhost", "task": "Check", "res": {"msg": "dco_serial is bad"}}},
+    ]
+    assert jobs.changed_tasks(events) == ["vm1: Write"]
+    assert jobs.failure_messages(events) == ["dco_serial is bad"]
