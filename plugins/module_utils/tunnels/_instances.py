@@ -387,20 +387,27 @@ def _kernel_side(host, result, said, facts, problems, options):
     generation = generation_for_link_kind(link["kind"])
     result["dco_active"] = generation is not None
     if result["dco_active"]:
-        result["module"] = host.module(generation.module)
-        peers = host.peers(link["kind"], link["ifindex"])
-        if isinstance(peers, dict):
-            problems.append(peers["error"])
-        else:
-            result["peers"] = peers
-            if facts["mode"] == "client" and not peers and generation.lists_client_peer:
-                problems.append("the kernel holds no peer for this client: it is not connected")
+        peers = _read_dco_link(host, generation, link, result, problems)
+        if peers is not None and facts["mode"] == "client" and not peers and generation.lists_client_peer:
+            problems.append("the kernel holds no peer for this client: it is not connected")
     else:
         reason = said["dco_off_reason"] or ("the config turns DCO off: %s" % facts["blockers"][0]["reason"]
                                             if facts["blockers"] else "OpenVPN did not say why")
         result["dco_off_reason"] = reason
         if options["dco_required"]:
             problems.append("DCO is off (%s); fix the config with ovpnfleet.dco.config and get the module with the kmod role" % reason)
+
+
+def _read_dco_link(host, generation, link, result, problems):
+    """The module and the kernel's peers of a device DCO carries, into ``result``; the peers, or
+    None when the kernel could not list them (the reason is in ``problems``)."""
+    result["module"] = host.module(generation.module)
+    peers = host.peers(link["kind"], link["ifindex"])
+    if isinstance(peers, dict):
+        problems.append(peers["error"])
+        return None
+    result["peers"] = peers
+    return peers
 
 
 def access_server_instances(host, server, options):
@@ -428,12 +435,7 @@ def _inspect_access_server_device(host, seen, server, options):
     generation = generation_for_link_kind(result["link_kind"])
     result["dco_active"] = generation is not None
     if generation is not None and not link.get("error"):
-        result["module"] = host.module(generation.module)
-        peers = host.peers(result["link_kind"], link["ifindex"])
-        if isinstance(peers, dict):
-            problems.append(peers["error"])
-        else:
-            result["peers"] = peers
+        _read_dco_link(host, generation, link, result, problems)
     elif generation is None:
         result["dco_off_reason"] = _access_server_off_reason(server)
         if options["dco_required"]:
