@@ -249,6 +249,38 @@ def server_table(fleet):
     return table
 
 
+def clients_to_reconnect(fleet, server_host, server_units):
+    """This run's clients of the servers ``server_host`` just restarted, to be told to reconnect.
+
+    A server restarted without ``explicit-exit-notify`` in its old config leaves its clients
+    waiting for their ``ping-restart`` (minutes, with common keepalive settings). A SIGUSR1 is
+    the soft restart OpenVPN itself does at ping-restart, so sending it right after the server
+    is back only brings that reconnection forward. ``fleet`` maps each host of the run to its
+    tunnel_info at preflight; a client belongs to a server when the tunnel address it pings is
+    the server's. Returns ``[{"host", "unit", "pid", "name", "server"}]``: clients under
+    systemd are signalled through their unit, others through their pid.
+    """
+    servers = [instance for instance in ((fleet or {}).get(server_host) or {}).get("instances") or []
+               if instance.get("mode") == "server" and instance.get("unit") in (server_units or []) and instance.get("vpn_ipv4")]
+    targets = []
+    for host_name in sorted(fleet or {}):
+        for instance in (fleet[host_name] or {}).get("instances") or []:
+            if instance.get("mode") != "client" or instance.get("manager") or not instance.get("pid"):
+                continue
+            target = (instance.get("ping") or {}).get("target")
+            server = next((entry for entry in servers if target and target == entry["vpn_ipv4"]), None)
+            if server is not None:
+                targets.append({"host": host_name, "unit": instance.get("unit"), "pid": instance["pid"],
+                                "name": instance.get("name"), "server": server.get("unit")})
+    return targets
+
+
+def fleet_clients_to_reconnect(hosts, hostvars, server_host, server_units):
+    """``clients_to_reconnect`` over the hosts of the run, read from their ``rollout_before``."""
+    fleet = {name: (hostvars[name].get("rollout_before") if name in hostvars else None) or {} for name in hosts or []}
+    return clients_to_reconnect(fleet, server_host, server_units)
+
+
 def held_back_clients(clients, servers):
     """The clients a host keeps on their current config: their server did not move to DCO.
 

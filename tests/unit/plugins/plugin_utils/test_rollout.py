@@ -270,3 +270,48 @@ def test_run_summary_gives_every_host_a_result():
     assert summary["b"] == {"result": "failed", "switched": [], "held_back_clients": [], "phase": "build", "reason": "compile error"}
     assert summary["c"]["result"] == "unchanged"
     assert summary["d"]["result"] == "held_back"
+
+
+def running(instance, pid):
+    return dict(instance, pid=pid)
+
+
+def test_clients_of_the_restarted_servers_are_told_to_reconnect_through_their_unit_or_pid():
+    fleet = {
+        "srv": host(served("ring", ["10.8.11.1/24"]), served("office", ["10.9.0.1/24"]),
+                    running(inst("up", "client", target="10.7.0.1"), 40)),
+        "vm2": host(running(inst("ring", "client", target="10.8.11.1"), 812)),
+        "ct03": host(running(inst("ring", "client", unit=False, target="10.8.11.1"), 77)),
+        "ct04": host(running(inst("office", "client", target="10.9.0.1"), 90)),
+    }
+    fleet["srv"]["instances"][0]["pid"] = 10
+    targets = rollout.clients_to_reconnect(fleet, "srv", ["openvpn-server@ring.service"])
+    assert targets == [
+        {"host": "ct03", "unit": None, "pid": 77, "name": "ring", "server": "openvpn-server@ring.service"},
+        {"host": "vm2", "unit": "openvpn-client@ring.service", "pid": 812, "name": "ring", "server": "openvpn-server@ring.service"},
+    ]
+
+
+@pytest.mark.parametrize("client", [
+    inst("ring", "client", target="10.8.11.1"),                                   # not running: nothing to signal
+    running(inst("ring", "client", target="10.8.12.1"), 5),                       # another server's client
+    dict(running(inst("as0t0", "client", target="10.8.11.1"), 5), manager="access_server"),
+    running(inst("ring", "server", target=None), 5),
+])
+def test_nothing_but_running_clients_of_a_restarted_server_is_signalled(client):
+    fleet = {"srv": host(served("ring", ["10.8.11.1/24"])), "other": host(client)}
+    assert rollout.clients_to_reconnect(fleet, "srv", ["openvpn-server@ring.service"]) == []
+
+
+def test_clients_of_a_server_that_was_not_restarted_are_left_alone():
+    fleet = {"srv": host(served("ring", ["10.8.11.1/24"])), "vm2": host(running(inst("ring", "client", target="10.8.11.1"), 8))}
+    assert rollout.clients_to_reconnect(fleet, "srv", []) == []
+    assert rollout.clients_to_reconnect(fleet, "unknown", ["openvpn-server@ring.service"]) == []
+
+
+def test_fleet_clients_to_reconnect_reads_each_hosts_preflight_and_skips_hosts_without_it():
+    hostvars = {"srv": {"rollout_before": host(served("ring", ["10.8.11.1/24"]))},
+                "vm2": {"rollout_before": host(running(inst("ring", "client", target="10.8.11.1"), 8))},
+                "down": {}}
+    targets = rollout.fleet_clients_to_reconnect(["srv", "vm2", "down", "gone"], hostvars, "srv", ["openvpn-server@ring.service"])
+    assert [(entry["host"], entry["pid"]) for entry in targets] == [("vm2", 8)]
