@@ -17,6 +17,8 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._serve
 
 # tunnel_info's instances[].manager of Access Server's daemons: one row per host, never one per daemon.
 ACCESS_SERVER = "access_server"
+# The AS row's instance, and the unit the rollout's outcomes and notes give Access Server.
+ACCESS_SERVER_ROW = "access-server"
 
 COLUMNS = ("host", "instance", "mode", "interface", "dco", "why", "peers", "rx_bytes", "tx_bytes",
            "cert_days", "healthy", "problems")
@@ -71,7 +73,7 @@ def rows(results, notes=None):
                               why="no OpenVPN instance on this host"))
             continue
         if access_server:
-            table.append(_access_server_row(host, result))
+            table.append(_access_server_row(host, result, (notes or {}).get(host)))
         for instance in _with_notes(ours, (notes or {}).get(host)):
             rx, tx = _traffic(instance)
             days = [cert["days_left"] for cert in instance.get("certificates", {}).values() if cert.get("days_left") is not None]
@@ -86,9 +88,11 @@ def rows(results, notes=None):
     return table
 
 
-def _access_server_row(host, result):
+def _access_server_row(host, result, notes=None):
     """One row for Access Server's daemons (tunnel_info's instances with manager access_server):
-    its version, the DCO key, what VPNSummary says, and how many as0* devices are in DCO."""
+    its version, the DCO key, what VPNSummary says, and how many as0* devices are in DCO; the
+    rollout's notes on AS (unit ``access-server``, else the host-wide ones) lead its ``why`` (after
+    "DCO not possible here", which the thresholds read first), and a problem note is a problem."""
     server = result["access_server"]
     devices = [instance for instance in result["instances"] if instance.get("manager") == ACCESS_SERVER]
     in_dco = [device["name"] for device in devices if device.get("dco_active")]
@@ -108,9 +112,14 @@ def _access_server_row(host, result):
     peers = [len(device["peers"]) for device in devices if device.get("peers") is not None]
     problems = list(server.get("problems") or [])
     problems += ["%s: %s" % (device["name"], problem) for device in devices for problem in device.get("problems") or []]
-    return {"host": host, "instance": "access-server", "mode": "server",
+    mine = [note for note in notes or [] if note.get("unit") == ACCESS_SERVER_ROW]
+    mine = mine or [note for note in notes or [] if not note.get("unit")]
+    problems += [note["why"] for note in mine if note.get("problem") and note["why"] not in problems]
+    return {"host": host, "instance": ACCESS_SERVER_ROW, "mode": "server",
             "interface": ", ".join(device["name"] for device in devices) or None, "dco": dco,
-            "why": "; ".join(part for part in (why, facts) if part),
+            "why": "; ".join(part for part in (
+                [why] + [note["why"] for note in mine] if why.startswith("DCO not possible here")
+                else [note["why"] for note in mine] + [why]) + [facts] if part),
             "peers": sum(peers) if peers else server.get("clients"),
             "rx_bytes": _total(rx for rx, _tx in traffic), "tx_bytes": _total(tx for _rx, tx in traffic),
             "cert_days": None, "healthy": all(device.get("healthy") for device in devices) and not problems,

@@ -12,6 +12,7 @@ the ``ovpnfleet.dco.rollout_*`` filters are their only callers in the collection
 
 from __future__ import annotations
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING, PYROUTE2_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout
@@ -122,6 +123,55 @@ def access_server_state(tunnels):
     }
     state["switch"] = state["set_key"] or state["restart"]
     return state
+
+
+def access_server_upgrade(tunnels):
+    """What upgrade_kmod does to the host's Access Server, from tunnel_info read before the upgrade.
+
+    ``present`` False without AS (nothing else set). AS's own "upgrade the DCO module" order is: headers and the module (the kmod
+    role, whose ``auto`` flavour follows AS's version and the kernel), then AS's daemons restarted
+    so they open their devices on the new module, then a check. ``restart`` is False where AS does
+    not use DCO (it cannot, or its key is off and no device is in DCO): the module is upgraded
+    under it and AS is left running. ``link_kind`` is the kind every ``as0*`` device must have
+    afterwards (``ovpn`` for AS 3.2 and newer on Linux 6.16+, ``ovpn-dco`` otherwise); ``was_on``
+    whether the key was on before (a rollback that turns it off says how to turn it back on).
+    """
+    server = access_server_state(tunnels)
+    if server is None:
+        return {"present": False, "restart": False, "link_kind": None, "line": None}
+    generation = GENERATIONS.get(server["flavour"]) if server["flavour"] else None
+    in_dco = [name for name in server["devices"] if name not in server["userspace"]]
+    restart = bool(server["possible"] and generation is not None and (server["key"] == "true" or server["was_on"] or in_dco))
+    name = "Access Server %s" % (server["version"] or "(version unknown)")
+    if not server["possible"]:
+        line = "%s: DCO not possible, left alone: %s" % (name, server["why_not"])
+    elif not restart:
+        line = "%s: DCO off in its configuration (%s %s), left running on the upgraded module" % (
+            name, DCO_KEY, _key(server["key"]))
+    else:
+        line = ("%s: the %s module via the kmod role, then sacli start through ovpnfleet.dco.access_server "
+                "(restart); gate: API and every daemon on, %s of link kind %s%s" % (
+                    name, server["flavour"], ", ".join(server["devices"]) or "its as0* devices", generation.link_kind,
+                    ", %d client(s) back as kernel peers" % server["clients"] if server["clients"] else ""))
+    return {"present": True, "version": server["version"], "flavour": server["flavour"], "restart": restart,
+            "link_kind": generation.link_kind if restart else None, "devices": server["devices"],
+            "in_dco": in_dco, "key": server["key"], "was_on": server["was_on"], "clients": server["clients"],
+            "line": line}
+
+
+def access_server_upgrade_gate_failures(before, after, link_kind):
+    """What keeps Access Server from passing upgrade_kmod's gate (empty: passed).
+
+    enable_dco's gate (AS up, every ``as0*`` device in DCO, at least as many kernel peers as
+    ``sacli VPNSummary`` counted before), and every device of ``link_kind``: a device still of the
+    old generation's kind means AS did not move to the module this upgrade installed.
+    """
+    failures = _rollout.access_server_gate_failures(before, after)
+    if link_kind:
+        failures += ["%s: link kind %s, not %s (the module this upgrade installed)" % (
+            device["name"], device.get("link_kind"), link_kind) for device in _rollout.access_server_devices(after)
+            if device.get("dco_active") and device.get("link_kind") != link_kind]
+    return failures
 
 
 def _own_instances(tunnels):
