@@ -11,9 +11,9 @@ import os
 import sys
 import time
 
-from tests.lab import brownfield, containers, images, inventory, machine, vms
+from tests.lab import brownfield, containers, images, inventory, machine, secureboot_image, vms
 from tests.lab import state as lab_state
-from tests.lab.common import LabError, in_parallel, log, ssh_argv, wait_for_ssh
+from tests.lab.common import LabError, in_parallel, log, ssh, ssh_argv, wait_for_ssh
 from tests.lab.state import RUN_DIR, STATE_DIR
 
 # VM platforms: the image each boots, its LAN numbers (debian12-2 is 192.0.2.12, debian13-bpo-1
@@ -27,10 +27,19 @@ PLATFORMS = {
     "debian12-sig": {"image": "debian12", "lan_base": 30, "append": "module.sig_enforce=1", "option": "debian12_sig"},
     "debian13-bpo-sig": {"image": "debian13-bpo", "lan_base": 40, "append": "module.sig_enforce=1",
                          "option": "debian13_sig"},
+    # UEFI Secure Boot (shim, signed GRUB and kernel; the kernel locks itself down and loads only
+    # signed modules): secureboot_image.py makes its disk, `python3 -m tests.lab.secureboot` the proof.
+    "debian12-sb": {"image": "debian12-sb", "lan_base": 50, "append": "", "option": "debian12_sb",
+                    "firmware": "uefi"},
 }
 MAX_VMS_PER_PLATFORM = 9
 VM_SSH_DEADLINE = 300         # TCG boots take 30-60 s alone, more when the machine is busy
 CONTAINER_SSH_DEADLINE = 60
+
+
+def ssh_deadline(vm):
+    """UEFI firmware, shim and GRUB add minutes to a TCG boot."""
+    return VM_SSH_DEADLINE * 2 if vm.get("firmware") == "uefi" else VM_SSH_DEADLINE
 
 
 class Timings:
@@ -59,6 +68,9 @@ def cmd_images(args):
         how = "built now" if seconds else "cached, built in %.0f s" % facts["build_seconds"]
         print("%-13s %-7.1f %s\n              %s\n              %s" % (
             name, seconds, how, images.image_dir(name), images.describe(facts)))
+        if images.RECIPES[name].get("boot") == "uefi":
+            disk, seconds = secureboot_image.ensure_disk(images.image_dir(name), images.RECIPES[name]["suite"])
+            print("              Secure Boot disk %s (%s)" % (disk, "made now" if seconds else "cached"))
         if name == "container":
             print("              podman image %s" % containers.ensure_image(images.image_dir(name)))
     return 0
@@ -78,6 +90,9 @@ def cmd_up(args):
         facts = images.manifest(name)
         timings.add("image " + name, seconds,
                     "built now" if seconds else "cached (built in %.0f s)" % facts["build_seconds"])
+        if images.RECIPES[name].get("boot") == "uefi":
+            seconds = secureboot_image.ensure_disk(images.image_dir(name), images.RECIPES[name]["suite"])[1]
+            timings.add("Secure Boot disk " + name, seconds, "made now" if seconds else "cached")
     state = lab_state.load()
     for line in _remove_unwanted(state, wanted, args.containers):
         log(line)
@@ -133,7 +148,7 @@ def _start_vms(state, wanted, key):
     taken = {vm["port"] for vm in state["vms"].values()}
     segment = state.setdefault("lan_segment", vms.lan_segment(state["lab_id"]))
     for name, platform in sorted(wanted.items()):
-        image = images.image_dir(PLATFORMS[platform]["image"])
+        image = vm_image_dir(platform)
         vm = state["vms"].get(name)
         if vm and vms.alive(vm):
             if vm["image"] != image:
@@ -147,12 +162,21 @@ def _start_vms(state, wanted, key):
             port = vms.free_ssh_port(taken)
         taken.add(port)
         vm = {"name": name, "platform": platform, "append": PLATFORMS[platform]["append"],
+              "firmware": PLATFORMS[platform].get("firmware", "direct"),
               "address": "127.0.0.1", "port": port,
               "lan_ip": vms.lan_ip(number), "identity_file": key}
         state["vms"][name] = vms.start(vm, image, segment, lab_state.authorized_keys())
         log("started %s (qemu pid %s, ssh 127.0.0.1:%d, lan %s)" % (name, vms.pid(vm), port, vm["lan_ip"]))
         started.append(name)
     return started
+
+
+def vm_image_dir(platform):
+    """What a VM of platform boots: the image's directory, or its Secure Boot disk's."""
+    image = images.image_dir(PLATFORMS[platform]["image"])
+    if PLATFORMS[platform].get("firmware") == "uefi":
+        return secureboot_image.disk_dir(image)
+    return image
 
 
 def _start_containers(state, count, key, timings):
@@ -184,7 +208,8 @@ def _wait_for_all(state, started_vms, timings):
 
     def one(name):
         if name in started_vms:
-            vms.wait_booted(state["vms"][name], segment, lab_state.authorized_keys(), VM_SSH_DEADLINE)
+            vms.wait_booted(state["vms"][name], segment, lab_state.authorized_keys(),
+                            ssh_deadline(state["vms"][name]))
         else:
             deadline = VM_SSH_DEADLINE if name in state["vms"] else CONTAINER_SSH_DEADLINE
             try:
@@ -254,7 +279,8 @@ def _remove_leftover_run_files():
             name = entry[:-len(".qcow2")]
             stray = {"name": name, "overlay": os.path.join(RUN_DIR, entry),
                      "pidfile": os.path.join(RUN_DIR, name + ".pid"),
-                     "console": os.path.join(RUN_DIR, name + ".console")}
+                     "console": os.path.join(RUN_DIR, name + ".console"),
+                     "efi_vars": os.path.join(RUN_DIR, name + ".vars.fd")}
             removed += ["%s: %s" % (name, what) for what in vms.stop(stray)]
     return removed
 
@@ -311,13 +337,15 @@ def cmd_reboot(args):
     vm = state["vms"].get(args.name)
     if vm is None:
         raise LabError("no lab VM %s; `python3 -m tests.lab status` lists them" % args.name)
-    release = vms.copy_newest_kernel_out(vm)
+    # A UEFI VM boots whatever its own GRUB boots (/vmlinuz): nothing to copy out.
+    release = vms.copy_newest_kernel_out(vm) if vm.get("firmware") != "uefi" else None
     vms.power_off(vm)
     started = time.monotonic()
     vms.start(vm, vm["image"], state.setdefault("lan_segment", vms.lan_segment(state["lab_id"])),
               lab_state.authorized_keys())
     lab_state.save(state)
-    vms.wait_booted(vm, state["lan_segment"], lab_state.authorized_keys(), VM_SSH_DEADLINE)
+    vms.wait_booted(vm, state["lan_segment"], lab_state.authorized_keys(), ssh_deadline(vm))
+    release = release or ssh(vm, "uname -r").stdout.strip()
     print("%s booted %s; SSH after %.0f s" % (args.name, release, time.monotonic() - started))
     return 0
 
@@ -341,6 +369,9 @@ def parser():
                     help="Debian 12 VMs booted with module.sig_enforce=1 (default 0)")
     up.add_argument("--debian13-sig", type=int, default=0,
                     help="Debian 13 + backports kernel VMs booted with module.sig_enforce=1 (default 0)")
+    up.add_argument("--debian12-sb", type=int, default=0,
+                    help="Debian 12 VMs booted with UEFI Secure Boot: shim, signed GRUB and kernel, "
+                         "lockdown (default 0)")
     up.add_argument("--containers", type=int, default=20, help="light container hosts (default 20)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop and remove all this lab started").set_defaults(func=cmd_down)

@@ -28,6 +28,7 @@ def groups(state):
         "debian13": sorted(n for n, vm in vms.items() if vm["platform"] == "debian13"),
         "debian12_sig": sorted(n for n, vm in vms.items() if vm["platform"] == "debian12-sig"),
         "debian13_bpo_sig": sorted(n for n, vm in vms.items() if vm["platform"] == "debian13-bpo-sig"),
+        "debian12_sb": sorted(n for n, vm in vms.items() if vm["platform"] == "debian12-sb"),
         "openvpn_servers": sorted({t["server"] for t in tunnels}),
         "openvpn_clients": sorted({t["client"] for t in tunnels}),
     }

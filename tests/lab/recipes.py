@@ -46,6 +46,21 @@ RECIPES = {
         "packages": ["linux-image-amd64", "openvpn"],
         "backports": [],
     },
+    # Debian 12 booted the way a Secure Boot server boots: UEFI firmware with Microsoft's keys,
+    # Debian's signed shim, signed GRUB and signed kernel from an EFI system partition
+    # (images.py builds the GPT disk), so the kernel runs locked down and enforces module
+    # signatures. mokutil is what an operator uses to enrol a module signing key.
+    "debian12-sb": {
+        "kind": "vm",
+        "boot": "uefi",
+        "suite": "bookworm",
+        "sources": ["bookworm main", "bookworm-updates main", "security bookworm-security main"],
+        "base": VM_BASE,
+        "packages": ["linux-image-amd64", "openvpn", "mokutil"],
+        "backports": [],
+        # Only unpacked for their signed EFI binaries: installing them would run grub-install.
+        "efi_packages": ["shim-signed", "shim-helpers-amd64-signed", "grub-efi-amd64-signed"],
+    },
     "container": {
         "kind": "container",
         "suite": "bookworm",

@@ -21,6 +21,7 @@ import signal
 import socket
 import time
 
+from tests.lab import secureboot_image
 from tests.lab.common import LabError, log, run, ssh
 from tests.lab.state import RUN_DIR
 
@@ -34,6 +35,8 @@ FW_CFG = "opt/ovpnfleet.lab/"  # read by the guest's ovpnfleet-lab-setup (images
 # boots on the lab never went quiet for more than 11 s before SSH answered (7 consoles, 2026-12-01).
 BOOT_STALL_SECONDS = 60
 BOOT_ATTEMPTS = 3
+# Under TCG the UEFI firmware (SMM on) works for long stretches without a word on the console.
+UEFI_BOOT_STALL_SECONDS = 240
 
 
 def lan_segment(lab_id):
@@ -73,6 +76,11 @@ def start(vm, image, segment, authorized_keys):
     vm["console"] = os.path.join(RUN_DIR, vm["name"] + ".console")
     vm["image"] = image
     _ensure_overlay(vm["overlay"], os.path.join(image, "disk.img"))
+    if vm.get("firmware") == "uefi":
+        vm["efi_vars"] = os.path.join(RUN_DIR, vm["name"] + ".vars.fd")
+        if not os.path.exists(vm["efi_vars"]):
+            # Per VM and kept across its reboots: enrolled MOKs and pending requests live here.
+            shutil.copyfile(secureboot_image.OVMF_VARS, vm["efi_vars"])
     vm["started_at"] = time.time()
     # -daemonize returns once qemu is set up, so a busy port or a bad option fails right here.
     run(_qemu_argv(vm, image, segment, authorized_keys), timeout=60)
@@ -102,7 +110,7 @@ def wait_booted(vm, segment, authorized_keys, deadline_seconds):
         size = os.path.getsize(vm["console"]) if os.path.exists(vm["console"]) else 0
         if size != seen_size:
             seen_size, seen_at = size, time.monotonic()
-        elif time.monotonic() - seen_at > BOOT_STALL_SECONDS and attempt < BOOT_ATTEMPTS:
+        elif time.monotonic() - seen_at > _stall_seconds(vm) and attempt < BOOT_ATTEMPTS:
             kept = "%s.stalled-%d" % (vm["console"], attempt)
             shutil.copyfile(vm["console"], kept)
             log("%s: boot stalled (console silent %d s, last line: %s); starting it again, attempt %d of %d "
@@ -114,6 +122,10 @@ def wait_booted(vm, segment, authorized_keys, deadline_seconds):
         time.sleep(1)
     raise LabError("no SSH from %s on %s:%s after %d s (%d boot attempt(s)); its console: %s" % (
         vm["name"], vm["address"], vm["port"], deadline_seconds, attempt, vm["console"]))
+
+
+def _stall_seconds(vm):
+    return UEFI_BOOT_STALL_SECONDS if vm.get("firmware") == "uefi" else BOOT_STALL_SECONDS
 
 
 def _last_line(path):
@@ -143,19 +155,38 @@ def _ensure_overlay(overlay, base):
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay])
 
 
-def _qemu_argv(vm, image, segment, authorized_keys):
+def _boot_argv(vm, image):
+    """Direct kernel boot, or UEFI Secure Boot from the disk's ESP (shim, GRUB, kernel)."""
+    if vm.get("firmware") == "uefi":
+        # smm=on and secure=on: without them the firmware's variable store (and with it db,
+        # dbx and the MOK list) could be written by the guest OS around Secure Boot.
+        return [
+            "-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + secureboot_image.OVMF_CODE,
+            "-drive", "if=pflash,format=raw,unit=1,file=" + vm["efi_vars"],
+            "-drive", "file=%s,format=qcow2,if=none,id=root" % vm["overlay"],
+            "-device", "virtio-blk-pci,drive=root,bootindex=0",
+        ]
     kernel, initrd = boot_files(vm["name"], image)
-    mac = "52:54:00:0a:00:%02x" % int(vm["lan_ip"].rsplit(".", 1)[1])
     return [
-        "qemu-system-x86_64", "-name", vm["name"],
-        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(CPUS), "-m", str(MEMORY_MIB),
         "-kernel", kernel, "-initrd", initrd,
         "-append", " ".join(filter(None, ["root=/dev/vda rw console=ttyS0 net.ifnames=0", vm.get("append")])),
         "-drive", "file=%s,format=qcow2,if=virtio" % vm["overlay"],
+    ]
+
+
+def _qemu_argv(vm, image, segment, authorized_keys):
+    mac = "52:54:00:0a:00:%02x" % int(vm["lan_ip"].rsplit(".", 1)[1])
+    # romfile= (none): the firmware would otherwise try network boot on each NIC first.
+    nic_rom = ",romfile=" if vm.get("firmware") == "uefi" else ""
+    return [
+        "qemu-system-x86_64", "-name", vm["name"],
+        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(CPUS), "-m", str(MEMORY_MIB),
+    ] + _boot_argv(vm, image) + [
         "-netdev", "user,id=wan,hostfwd=tcp:127.0.0.1:%d-:22" % vm["port"],
-        "-device", "virtio-net-pci,netdev=wan",
+        "-device", "virtio-net-pci,netdev=wan" + nic_rom,
         "-netdev", "socket,id=lan,mcast=%s,localaddr=127.0.0.1" % segment,
-        "-device", "virtio-net-pci,netdev=lan,mac=%s" % mac,
+        "-device", "virtio-net-pci,netdev=lan,mac=%s%s" % (mac, nic_rom),
         "-fw_cfg", "name=%shostname,string=%s" % (FW_CFG, vm["name"]),
         "-fw_cfg", "name=%slan,string=%s/24" % (FW_CFG, vm["lan_ip"]),
         "-fw_cfg", "name=%sauthorized_keys,file=%s" % (FW_CFG, authorized_keys),
@@ -201,7 +232,7 @@ def stop(vm):
         else:
             os.kill(number, signal.SIGKILL)
         removed.append("qemu pid %d" % number)
-    for path in (vm.get("overlay"), vm.get("pidfile"), vm.get("console")):
+    for path in (vm.get("overlay"), vm.get("pidfile"), vm.get("console"), vm.get("efi_vars")):
         if path and os.path.exists(path):
             os.unlink(path)
             removed.append(os.path.basename(path))
