@@ -245,6 +245,7 @@ RECORDED = {
     "ip-link.json": "ip -d -j link show",
     "dpkg-query.txt": "dpkg-query -W -f='${Status} ${Version}' openvpn-as",
     "as0u0-status.txt": "cat /usr/local/openvpn_as/etc/tmp/as0u0.status",
+    "uname.txt": "uname -r",
 }
 
 

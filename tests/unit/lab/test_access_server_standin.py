@@ -153,3 +153,69 @@ def test_standin_settings_keep_clear_of_the_ring_and_of_each_other():
     assert first["vpn.daemon.0.client.network"] != second["vpn.daemon.0.client.network"]
     assert first[sacli.DCO_KEY] == "false"
     assert standin.PORTS["udp"] != 1194
+
+
+FAKE_OPENVPN = """\
+import os, signal, sys, time
+config = open(sys.argv[sys.argv.index("--config") + 1]).read().split("\\n")
+dev = next(line.split()[1] for line in config if line.startswith("dev "))
+path = os.path.join(%(net)r, dev)
+with open(path, "w") as handle:
+    handle.write("tun" if "disable-dco" in config else "dco")
+signal.signal(signal.SIGTERM, lambda *_: (os.unlink(path), sys.exit(0)))
+while True:
+    time.sleep(0.2)
+"""
+
+
+def test_standin_start_restarts_every_daemon_from_the_store(tmp_path, monkeypatch, capsys):
+    """The supervisor as the openvpnas unit runs it, over a fake openvpn that only makes its
+    device: ConfigPut changes no daemon, start brings them all back with the key applied."""
+    paths = {"STORE": "etc/config-standin.json", "INFO": "etc/standin.json", "FAULT": "etc/standin-fault",
+             "TMP": "etc/tmp", "RUN": "run", "STATE": "run/state.json", "LOG": "openvpnas.log", "SYS": "sys"}
+    for name, relative in paths.items():
+        monkeypatch.setattr(sacli, name, str(tmp_path / relative))
+    net = tmp_path / "sys" / "class" / "net"
+    net.mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+    fake = tmp_path / "openvpn.py"
+    fake.write_text(FAKE_OPENVPN % {"net": str(net)})
+    monkeypatch.setattr(sacli, "OPENVPN", sys.executable)
+    monkeypatch.setattr(sacli, "START_TIMEOUT", 20)
+    for key, value in dict(STORE, **{sacli.DCO_KEY: "false", "vpn.server.daemon.tcp.n_daemons": "1",
+                                     "vpn.server.daemon.udp.n_daemons": "1"}).items():
+        assert sacli.main(["--key", key, "--value", value, "ConfigPut"]) == 0
+    code = ("import sys; sys.path.insert(0, %r); import sacli_standin as s\n" % os.path.dirname(sacli.__file__)
+            + "".join("s.%s = %r\n" % (name, str(tmp_path / relative)) for name, relative in paths.items())
+            + "s.OPENVPN = %r\n" % sys.executable
+            # The fake openvpn is a script: the daemons run it with the generated config.
+            + "import subprocess; real = subprocess.Popen\n"
+            + "subprocess.Popen = lambda argv, **kw: real([argv[0], %r] + argv[1:], **kw)\n" % str(fake)
+            + "sys.exit(s.Supervisor().run())\n")
+    supervisor = __import__("subprocess").Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(100):
+            if sorted(os.listdir(net)) == ["as0t0", "as0u0"]:
+                break
+            __import__("time").sleep(0.1)
+        kinds = {dev: (net / dev).read_text() for dev in os.listdir(net)}
+        assert kinds == {"as0t0": "tun", "as0u0": "tun"}
+        assert sacli.main(["status"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert status["service_status"] == {"api": "on", "openvpn_0": "on", "openvpn_1": "on"}
+        pids = [d["pid"] for d in sacli.read_state()["daemons"]]
+
+        assert sacli.main(["--key", sacli.DCO_KEY, "--value", "true", "ConfigPut"]) == 0
+        assert [d["pid"] for d in sacli.read_state()["daemons"]] == pids
+        assert {dev: (net / dev).read_text() for dev in os.listdir(net)} == kinds
+
+        assert sacli.main(["start"]) == 0
+        assert json.loads(capsys.readouterr().out)["errors"] == {}
+        state = sacli.read_state()
+        assert state["generation"] == 2
+        assert not set(d["pid"] for d in state["daemons"]) & set(pids)
+        assert {dev: (net / dev).read_text() for dev in os.listdir(net)} == {"as0t0": "dco", "as0u0": "dco"}
+    finally:
+        supervisor.terminate()
+        supervisor.wait(20)
+    assert os.listdir(net) == []
