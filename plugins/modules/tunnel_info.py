@@ -278,11 +278,15 @@ ARGUMENT_SPEC = dict(
 
 
 def tunnel_info(params, host):
-    facts = gather_host_facts(host.probe, packages_if_unloadable=False)
+    access_server = gather_access_server(host.probe)
+    # Access Server's verdict follows its own version, whose module may need the packages even
+    # where the host's own OpenVPN is ready.
+    facts = gather_host_facts(host.probe, packages_if_unloadable=False,
+                              packages_if_ready=not access_server.get("is_access_server"))
     # readiness is for the host's own instances, judged by its own openvpn; Access Server's
     # daemons get theirs from the AS version, so a host running both is judged right for each.
     readiness = _readiness(recommend(facts))
-    facts["access_server"] = gather_access_server(host.probe)
+    facts["access_server"] = access_server
     version = params["openvpn_version"] or facts["openvpn"]["version"] or "2.6"
     found = survey(host, dict(params, openvpn_version=version), access_server=facts["access_server"])
     server = summary_of(facts["access_server"])

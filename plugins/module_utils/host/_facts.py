@@ -14,7 +14,9 @@ import re
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import (
     GENERATIONS,
+    generation_for_openvpn,
     kernel_sort_key,
+    parse_version,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import RC_NOT_FOUND
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import (
@@ -26,11 +28,15 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._serve
 SECURE_BOOT_EFIVAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 
-def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=True):
-    """Everything host_info reports. ``packages_if_unloadable=False`` skips the package manager
-    (the slowest question, about half a second of apt) where no package can change the verdict:
-    OpenVPN installed, on a kernel that cannot load modules. tunnel_info's sweeps ask it on
-    every host."""
+def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=True, packages_if_ready=True):
+    """Everything host_info reports.
+
+    The package manager is the slowest question (about half a second of apt natively, several
+    seconds on a slow VM), and tunnel_info's sweeps ask on every host. ``packages_if_unloadable=False``
+    skips it where no package can change the verdict because the kernel cannot load modules;
+    ``packages_if_ready=False`` where the module the installed OpenVPN needs is loaded already
+    (a converged host). Both only with OpenVPN installed: otherwise the distro's candidate
+    picks the module."""
     release = _kernel_release(probe)
     kernel_config = _kernel_config(probe, release)
     container = _container(probe)
@@ -50,12 +56,23 @@ def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=Tr
         "module_signatures_enforced": _sig_enforce(probe),
     }
     facts["pending_reboot_kernel"] = newer_kernel(release, facts["installed_kernels"])
-    if packages_if_unloadable or facts["kernel"]["modules_loadable"] is not False or not facts["openvpn"]["version"]:
+    if _packages_can_matter(facts, packages_if_unloadable, packages_if_ready):
         facts["packages"] = _package_candidates(probe, release)
     else:
         facts["packages"] = {"manager": None, "packages": {}}
     facts["headers"] = _headers_facts(probe, release, facts["packages"])
     return facts
+
+
+def _packages_can_matter(facts, if_unloadable, if_ready):
+    """Whether what the package manager offers can change the verdict on this host."""
+    version = parse_version(facts["openvpn"]["version"] or "")
+    if version is None:
+        return True
+    if not if_unloadable and facts["kernel"]["modules_loadable"] is False:
+        return False
+    flavour = generation_for_openvpn(version)
+    return if_ready or flavour is None or not facts["kernel_modules"][flavour.name]["loaded"]
 
 
 def gather_access_server(probe):

@@ -206,3 +206,30 @@ def test_sweeps_skip_apt_only_where_no_package_could_help(record, asks_apt):
     assert ("apt-cache" in probe.commands) is asks_apt
     assert (quick["status"], quick["reasons"]) == (full["status"], full["reasons"])
     assert asks_apt or quick["status"] == "unsupported"
+
+
+def _with_loaded(record, *modules):
+    import copy
+    record = copy.deepcopy(record)
+    for module in modules:
+        record["exists"]["/sys/module/" + module] = True
+        record["read"]["/sys/module/%s/refcnt" % module] = "0\n"
+        record["read"]["/sys/module/%s/version" % module] = None
+    return record
+
+
+@pytest.mark.parametrize("loaded, asks_apt", [
+    (("ovpn",), False),           # OpenVPN 2.7's module is loaded: a converged host, apt changes nothing
+    ((), True),                   # nothing loaded: the packages say how the module would come
+    (("ovpn_dco_v2",), True),     # the other generation's module: the move needs the packages
+])
+def test_sweeps_skip_apt_where_the_module_openvpn_needs_is_loaded(loaded, asks_apt):
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import recommend
+    record = _with_loaded(_host_info_fixture("debian13-bpo-fresh")["probe"], *loaded)
+    full = recommend(gather_host_facts(_CountingProbe(record)))
+    probe = _CountingProbe(record)
+    quick = recommend(gather_host_facts(probe, packages_if_unloadable=False, packages_if_ready=False))
+    assert ("apt-cache" in probe.commands) is asks_apt
+    assert (quick["status"], quick["flavour"], quick["method"], quick["reasons"]) == (
+        full["status"], full["flavour"], full["method"], full["reasons"])
+    assert asks_apt or quick["status"] == "ready"
