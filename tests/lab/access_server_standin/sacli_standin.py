@@ -14,6 +14,8 @@ own code and formats as tests/unit/fixtures/access_server/README.md lists them:
   sacli start                            (re)start the daemons from the store, wait for them
   sacli status                           JSON with service_status: api, openvpn_0, ...
   sacli VPNSummary                       n_clients, ovpn_dco_available, ovpn_dco_ver
+  sacli stop                             stop the daemons (the API stays): the kmod role's module
+                                         swap uses it, beyond issue 15's contract
 
 ``sacli _supervise`` is what the ``openvpnas`` unit runs (the stand-in's "API"): it starts real
 ``/usr/sbin/openvpn`` servers, ``vpn.server.daemon.tcp.n_daemons`` on ``as0t0..`` and
@@ -202,6 +204,7 @@ class Supervisor:
         self.children = []
         self.generation = 0
         self.restart = True
+        self.halt = False
         self.stop = False
 
     def start_daemons(self):
@@ -225,11 +228,12 @@ class Supervisor:
                                                    ", fault %s" % fault if fault else ""))
 
     def stop_daemons(self):
-        for _daemon, child in self.children:
+        running = [(daemon, child) for daemon, child in self.children if child is not None]
+        for _daemon, child in running:
             if child.poll() is None:
                 child.terminate()
         deadline = time.monotonic() + 15
-        for _daemon, child in self.children:
+        for _daemon, child in running:
             try:
                 child.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
@@ -239,20 +243,29 @@ class Supervisor:
 
     def state(self):
         return {"pid": os.getpid(), "generation": self.generation,
-                "daemons": [dict(daemon, pid=child.pid, rc=child.poll()) for daemon, child in self.children]}
+                "daemons": [dict(daemon, pid=child.pid, rc=child.poll()) if child else dict(daemon, pid=None, rc="stopped")
+                            for daemon, child in self.children]}
 
     def run(self):
         os.makedirs(RUN, exist_ok=True)
         signal.signal(signal.SIGHUP, lambda *_: setattr(self, "restart", True))
+        signal.signal(signal.SIGUSR1, lambda *_: setattr(self, "halt", True))
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop", True))
         last = None
         while not self.stop:
             if self.restart:
-                self.restart = False
+                self.restart = self.halt = False
                 self.stop_daemons()
                 self.start_daemons()
                 self.generation += 1
+            elif self.halt:
+                self.halt = False
+                stopped = [(daemon, None) for daemon, _child in self.children]
+                self.stop_daemons()
+                self.children = stopped
+                self.generation += 1
+                log("generation %d: daemons stopped (sacli stop)" % self.generation)
             state = self.state()
             if state != last:
                 write_state(state)
@@ -311,6 +324,24 @@ def cmd_start():
     return 1 if errors else 0
 
 
+def cmd_stop():
+    state = read_state()
+    if not state or not alive(state["pid"]):
+        sys.stderr.write("Access Server STAND-IN: the openvpnas service is not running (systemctl start openvpnas)\n")
+        return 1
+    before = state["generation"]
+    os.kill(state["pid"], signal.SIGUSR1)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        state = read_state() or state
+        if state["generation"] > before:
+            print(json.dumps({"errors": {}, "service_status": service_status(state)}, indent=2, sort_keys=True))
+            return 0
+    sys.stderr.write("Access Server STAND-IN: the daemons did not stop within %d s (see %s)\n" % (START_TIMEOUT, LOG))
+    return 1
+
+
 def cmd_summary():
     state = read_state() or {"daemons": []}
     clients = 0
@@ -350,12 +381,12 @@ def main(argv):
         store[options["key"]] = options["value"]
         save_store(store)
         return 0
-    if not options and command in ("start", "status", "VPNSummary", "_supervise"):
+    if not options and command in ("start", "stop", "status", "VPNSummary", "_supervise"):
         if command == "_supervise":
             return Supervisor().run()
-        return {"start": cmd_start, "status": cmd_status, "VPNSummary": cmd_summary}[command]()
+        return {"start": cmd_start, "stop": cmd_stop, "status": cmd_status, "VPNSummary": cmd_summary}[command]()
     sys.stderr.write("usage: sacli (Access Server STAND-IN) ConfigQuery | --key K --value V ConfigPut | start | status | "
-                     "VPNSummary\n")
+                     "VPNSummary | stop\n")
     return 2
 
 

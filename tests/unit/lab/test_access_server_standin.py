@@ -215,6 +215,14 @@ def test_standin_start_restarts_every_daemon_from_the_store(tmp_path, monkeypatc
         assert state["generation"] == 2
         assert not set(d["pid"] for d in state["daemons"]) & set(pids)
         assert {dev: (net / dev).read_text() for dev in os.listdir(net)} == {"as0t0": "dco", "as0u0": "dco"}
+
+        # The kmod role's module swap: sacli stop, then sacli start.
+        assert sacli.main(["stop"]) == 0
+        assert json.loads(capsys.readouterr().out)["service_status"] == {
+            "api": "on", "openvpn_0": "off", "openvpn_1": "off"}
+        assert os.listdir(net) == []
+        assert sacli.main(["start"]) == 0
+        assert sorted(os.listdir(net)) == ["as0t0", "as0u0"]
     finally:
         supervisor.terminate()
         supervisor.wait(20)
