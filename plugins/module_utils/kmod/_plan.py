@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import re
 
@@ -22,6 +23,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import (
     parse_dkms_status,
     parse_modinfo,
 )
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._signing import has_module_signature
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness import (
     METHOD_DKMS,
     METHOD_INKERNEL,
@@ -438,6 +440,11 @@ def unsigned_refusal(facts, method, request, flavour_name):
     module from the kernel's tree is signed by the distribution.
     """
     reasons = signatures_required(facts)
+    if method == METHOD_ARTIFACT and request.get("artifact") and os.path.isfile(request["artifact"]) \
+            and has_module_signature(request["artifact"]):
+        # The group's builder signed it (the kmod role installs members from its cache without
+        # the key); whether the kernel trusts that key is the MOK list's, which module_signing reads.
+        return None
     if reasons and method in (METHOD_SOURCE, METHOD_ARTIFACT) and not request.get("signing_key"):
         return ("install an unsigned %s: the kernel only loads signed modules (%s); pass signing_key "
                 "and signing_cert with a key enrolled in the MOK list, or use method dkms, whose "

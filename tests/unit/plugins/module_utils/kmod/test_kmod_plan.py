@@ -261,3 +261,19 @@ def test_unsigned_build_refused_where_signatures_are_required(facts, why, method
 ])
 def test_signing_not_in_the_way(facts, method, req):
     assert check_signing(facts, method, req) is None
+
+
+def test_signed_artifact_from_the_builder_is_not_refused(tmp_path):
+    """The kmod role installs members from the builder's signed module without the key: a
+    module that carries a signature is the MOK list's question, not an unsigned install."""
+    signed = tmp_path / "ovpn-dco-v2.ko"
+    signed.write_bytes(b"\x7fELF...module...signature...~Module signature appended~\n")
+    req = request(method="artifact", artifact=str(signed))
+    assert check_signing(facts_with(secure_boot=True, lockdown="integrity"), "artifact", req) is None
+
+
+def test_unsigned_artifact_file_is_still_refused(tmp_path):
+    unsigned = tmp_path / "ovpn-dco-v2.ko"
+    unsigned.write_bytes(b"\x7fELF...module without a signature")
+    with pytest.raises(KmodError, match="install an unsigned ovpn-dco-v2"):
+        check_signing(facts_with(secure_boot=True), "artifact", request(method="artifact", artifact=str(unsigned)))
