@@ -100,7 +100,9 @@ def plan(vms, containers):
     """Tunnels as dicts: server, client, server_ip, network, gateway (server's tunnel address)."""
     tunnels = []
     ring = sorted(vms, key=lambda name: _number(vms[name]["lan_ip"]))
-    if len(ring) > 1:
+    # The Secure Boot VM runs alone (one TCG UEFI boot at a time): it serves its own client.
+    alone_sb = len(ring) == 1 and vms[ring[0]].get("platform") == "debian12-sb"
+    if len(ring) > 1 or alone_sb:
         for position, client in enumerate(ring):
             server = ring[(position + 1) % len(ring)]
             tunnels.append(_tunnel(server, client, vms[server]["lan_ip"],
