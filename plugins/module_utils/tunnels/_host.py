@@ -93,9 +93,9 @@ class TunnelHost:
                 reader.readline()  # the >INFO greeting
                 if mode == "server":
                     sock.sendall(b"status 3\n")
-                    return {"clients": parse_management_status(_until_end(reader))}
+                    return {"clients": parse_management_status(read_until_end(reader))}
                 sock.sendall(b"state\n")
-                return {"state": parse_management_state(_until_end(reader))}
+                return {"state": parse_management_state(read_until_end(reader))}
         except OSError as error:
             return {"error": "%s (is OpenVPN running, and is the play run with become?)" % error}
 
@@ -132,7 +132,7 @@ def _utc(thing, attribute):
     return aware if aware is not None else getattr(thing, attribute).replace(tzinfo=datetime.timezone.utc)
 
 
-def _until_end(reader):
+def read_until_end(reader):
     """The reply up to OpenVPN's END line; a reply larger than any status of a real server is
     cut off, so a socket that streams without end cannot hold the module."""
     lines, size = [], 0

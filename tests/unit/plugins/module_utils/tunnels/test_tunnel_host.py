@@ -40,9 +40,9 @@ def test_a_management_reply_without_end_is_cut_off(monkeypatch):
     monkeypatch.setattr(_tunnel_host, "MANAGEMENT_MAX_CHARS", 100)
     endless = iter(["CLIENT_LIST,alice\n"] * 1000)
     try:
-        _tunnel_host._until_end(endless)
+        _tunnel_host.read_until_end(endless)
     except OSError as error:
         assert "more than 100 characters without END" in str(error)
     else:
         raise AssertionError("an endless reply was read to its end")
-    assert _tunnel_host._until_end(iter(["a\n", "END\n", "after\n"])) == "a\n"
+    assert _tunnel_host.read_until_end(iter(["a\n", "END\n", "after\n"])) == "a\n"
