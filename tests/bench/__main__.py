@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """python3 -m tests.bench: DCO's gain and the rollout's costs on the lab, in one run.
 
-    python3 -m tests.bench [--parts throughput,ring,scale] [--runs 3] [--seconds 10] [--protos tcp,udp]
+    python3 -m tests.bench [--parts throughput,ring,scale,reconnect] [--runs 3] [--seconds 10] [--protos tcp,udp]
                            [--sizes 20,50,100] [--rerun-runs 1] [--out bench]
     python3 -m tests.bench --report-only      # re-render report.md and plots from results.json
 
@@ -12,7 +12,9 @@ Parts (docs/bench.md says what each number means):
 - ring: VM to VM through the lab's tunnel after enable_dco, then after disable_dco; then
   enable_dco again, whose outages per tunnel are recorded;
 - scale: ansible -m ping, tunnel_info, check_health and the converged enable_dco re-run at
-  each fleet size, with the per-host slope and the re-run's per-task profile.
+  each fleet size, with the per-host slope and the re-run's per-task profile;
+- reconnect: how long a client is cut off while its server restarts, untold, told through the
+  management socket, or signalled (real OpenVPN in two network namespaces on this machine).
 A part run again replaces its earlier result in results.json; the others are kept.
 """
 
@@ -209,7 +211,32 @@ def _merge_previous(args, setups, figures, ratios, series):
         series[name].sort(key=lambda point: point["hosts"])
 
 
-PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale}
+def part_reconnect(args, log):
+    from tests.bench import reconnect
+    log("reconnect: a real OpenVPN server and client in two network namespaces on this machine")
+    found = reconnect.measure(args.runs)
+    setup = "reconnect:netns"
+    figures = []
+    for mode in reconnect.MODES:
+        values = found["modes"][mode]["outages_s"]
+        if None in values:
+            raise RuntimeError("reconnect: the client never answered again in a %s run: %s" % (mode, values))
+        figures.append(results.figure(setup, "seconds", mode, values))
+    return {"setups": {setup: ("%s server and client (userspace) in two network namespaces on this machine, "
+                               "keepalive %s, no explicit-exit-notify; the client pings the server's tunnel "
+                               "address every 0.1 s while the server restarts as systemctl restart does; the "
+                               "outage is the longest gap. none: nothing tells the client (it waits for "
+                               "ping-restart); management: openvpn_restart's code sends client-kill CID RESTART "
+                               "through the server's management socket %.1f s before the restart; signal: the "
+                               "client gets SIGUSR1 once the new server is up (the rollout's own clients)"
+                               % (found["openvpn"].split(" x86_64")[0], found["keepalive"], found["settle_s"]))},
+            "figures": figures,
+            "ratios": results.pair_ratios(figures, "management", "none") + results.pair_ratios(figures, "signal", "none")}
+
+
+# Parts that run on this machine alone, without the lab.
+LOCAL_PARTS = {"reconnect"}
+PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale, "reconnect": part_reconnect}
 
 
 def write(out, document):
@@ -234,7 +261,7 @@ def write(out, document):
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--parts", default="throughput,ring,scale")
+    parser.add_argument("--parts", default="throughput,ring,scale,reconnect")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rerun-runs", type=int, default=None, help="timed enable_dco re-runs per size (default: --runs)")
     parser.add_argument("--seconds", type=int, default=10)
@@ -266,7 +293,8 @@ def main(argv=None):
             document = json.load(handle)
     args.previous = dict(document.get("parts", {}))
     if not args.report_only:
-        prepare(lab.log)
+        if set(args.parts) - LOCAL_PARTS:
+            prepare(lab.log)
         for name in args.parts:
             started = now()
             try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 TITLES = {"throughput": "DCO against userspace: throughput, CPU per GB, latency",
           "ring": "DCO against userspace through the lab ring (VM to VM)",
           "scale": "Sweeps against `ansible -m ping`, by fleet size",
-          "outage": "Outage per tunnel during the switch"}
+          "outage": "Outage per tunnel during the switch",
+          "reconnect": "A client's outage while its server restarts: untold, told through management, signalled"}
 
 
 def _num(value, digits=2):

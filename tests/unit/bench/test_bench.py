@@ -186,3 +186,17 @@ def test_limit_names_the_host_when_qemu_uses_every_core():
                results.figure("ring", "qemu_cpu_s_per_gb:tcp-up", "dco", [345.0])]   # 1.98 host cores
     assert "host-CPU-bound" in _bench_main().limit(figures, "ring", 4, host_cpus=2)
     assert "host-CPU-bound" not in _bench_main().limit(figures, "ring", 4, host_cpus=8)
+
+
+def test_reconnect_outage_is_the_longest_gap_and_ends_where_answers_resume():
+    from tests.bench import reconnect
+    assert reconnect.longest_gap([10.0, 10.1, 10.2, 41.0, 41.1, 41.2]) == pytest.approx((30.8, 41.0))
+    assert reconnect.longest_gap([5.0]) is None
+    assert reconnect.longest_gap([]) is None
+
+
+def test_reconnect_part_is_measured_without_the_lab():
+    from tests.bench import __main__ as bench
+    assert "reconnect" in bench.LOCAL_PARTS and "reconnect" in bench.PARTS
+    assert "reconnect" in bench.parse([]).parts, "make bench runs it by default"
+    assert "reconnect" in report.TITLES
