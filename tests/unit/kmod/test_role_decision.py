@@ -45,7 +45,8 @@ def test_controller_checks_names_with_the_modules_rule():
 
 def test_controller_paths_come_only_from_checked_names():
     # kmod_artifact_root and the cache paths are built from these facts, all checked in preflight.
-    checked = {"kmod_kernels", "kmod_arch", "kmod_flavour_resolved", "kmod_module_file"}
+    checked = {"kmod_kernels", "kmod_arch", "kmod_flavour_resolved", "kmod_module_file",
+               "kmod_signing_suffix"}  # mok.yml: checked 64 hex digits (test_role_signing.py)
     locate = yaml.safe_dump(tasks("locate.yml"))
     root = re.search(r"kmod_artifact_root: (.*)", locate).group(1)
     assert set(re.findall(r"kmod_\w+", root)) - {"kmod_cache_dir"} <= checked
