@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The kmod role's signing: modules signed with one key never come out of the cache for another.
 
-Seen on the lab Secure Boot VM: a second run with a new key found the module the first run had
+Found while writing the lab Secure Boot run: a second run with a new key would find the module the first run had
 signed with the old key in the controller cache (the cache path named source, version and arch
-only), installed it, and after the new key's enrolment the kernel refused it.
+only), install it, and after the new key's enrolment the kernel would refuse it.
 """
 
 from __future__ import annotations
