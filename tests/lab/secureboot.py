@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from tests.lab import cli, machine, vms
+from tests.lab import cli, machine, secureboot_console, vms
 from tests.lab import state as lab_state
 from tests.lab.common import CACHE, TOP, LabError, log, run, ssh
 
@@ -43,6 +43,7 @@ SIGNING_DIR = os.path.join(lab_state.STATE_DIR, "signing")
 KMOD_CACHE = os.path.join(lab_state.STATE_DIR, "kmod-cache")
 PLAYBOOK = os.path.join(TOP, "tests", "lab", "secureboot.yml")
 SIGNER = "ovpnfleet.dco module signing key"
+MOK_PASSWORD = "lab-mok-password"  # tests/lab/secureboot.yml's sb_password
 
 
 class Steps:
@@ -103,10 +104,30 @@ def confirm_at_console_stand_in(vm, tool):
     return vms.wait_booted(vm, state["lan_segment"], lab_state.authorized_keys(), cli.ssh_deadline(vm))
 
 
+def confirm_at_mokmanager(vm):
+    """The confirmation typed at MokManager over the serial console, as a person would."""
+    vms.power_off(vm)
+    state = lab_state.load()
+    vm["serial_socket"] = secureboot_console.socket_path(lab_state.RUN_DIR, VM)
+    vms.start(vm, vm["image"], state["lan_segment"], lab_state.authorized_keys())
+    console = secureboot_console.SerialConsole(vm["serial_socket"], vm["console"]).connect()
+    try:
+        state["vms"][VM] = vm
+        lab_state.save(state)
+        seen = secureboot_console.enrol_at_mokmanager(console, MOK_PASSWORD)
+        booted = vms.wait_booted(vm, state["lan_segment"], lab_state.authorized_keys(), cli.ssh_deadline(vm))
+    finally:
+        console.close()
+    return booted, seen
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m tests.lab.secureboot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="leave the VM running at the end")
+    parser.add_argument("--console", action="store_true",
+                        help="confirm the enrolment by typing at MokManager over the serial console "
+                             "instead of the virt-fw-vars stand-in")
     args = parser.parse_args(argv)
     machine.require_root()
     steps = Steps()
@@ -142,8 +163,13 @@ def main(argv=None):
                     refused.strip().splitlines()[0][:120] if refused.strip() else "")
 
         started = time.monotonic()
-        booted = confirm_at_console_stand_in(vm, tool)
-        timings.append(("stand-in confirmation (virt-fw-vars) + UEFI boot to SSH", time.monotonic() - started))
+        if args.console:
+            booted, seen = confirm_at_mokmanager(vm)
+            steps.check("MokManager answered over the serial console", len(seen) == 6, "; ".join(seen))
+            timings.append(("MokManager over the serial console + UEFI boot to SSH", time.monotonic() - started))
+        else:
+            booted = confirm_at_console_stand_in(vm, tool)
+            timings.append(("stand-in confirmation (virt-fw-vars) + UEFI boot to SSH", time.monotonic() - started))
         log("booted again, SSH after %.0f s" % booted)
         after = ssh(vm, "mokutil --test-key /var/lib/ovpnfleet-dco/signing/cert.der; "
                         "mokutil --list-new 2>&1 | head -n 1; lsmod | grep -c '^ovpn_dco_v2' || true; "

@@ -190,9 +190,19 @@ def _qemu_argv(vm, image, segment, authorized_keys):
         "-fw_cfg", "name=%shostname,string=%s" % (FW_CFG, vm["name"]),
         "-fw_cfg", "name=%slan,string=%s/24" % (FW_CFG, vm["lan_ip"]),
         "-fw_cfg", "name=%sauthorized_keys,file=%s" % (FW_CFG, authorized_keys),
-        "-display", "none", "-monitor", "none", "-serial", "file:" + vm["console"],
+        "-display", "none", "-monitor", "none",
+    ] + _serial_argv(vm) + [
         "-pidfile", vm["pidfile"], "-daemonize",
     ]
+
+
+def _serial_argv(vm):
+    """The console to a file; or, to type at MokManager, to a unix socket whose reader
+    (secureboot_console.py) copies it into the same file."""
+    if vm.get("serial_socket"):
+        return ["-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % vm["serial_socket"],
+                "-serial", "chardev:ser0"]
+    return ["-serial", "file:" + vm["console"]]
 
 
 def boot_files(name, image):
@@ -232,7 +242,8 @@ def stop(vm):
         else:
             os.kill(number, signal.SIGKILL)
         removed.append("qemu pid %d" % number)
-    for path in (vm.get("overlay"), vm.get("pidfile"), vm.get("console"), vm.get("efi_vars")):
+    for path in (vm.get("overlay"), vm.get("pidfile"), vm.get("console"), vm.get("efi_vars"),
+                 vm.get("serial_socket")):
         if path and os.path.exists(path):
             os.unlink(path)
             removed.append(os.path.basename(path))
