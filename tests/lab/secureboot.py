@@ -143,6 +143,7 @@ def main(argv=None):
     timings = []
     try:
         tool = ensure_virt_firmware()
+        ansible_playbook()
         shutil.rmtree(SIGNING_DIR, ignore_errors=True)  # a new key each run: the VM is new too
         if lab_state.load()["vms"]:
             cli.main(["down"])
