@@ -235,6 +235,16 @@ pending_reboot_kernel:
   returned: always
   type: str
   sample: 6.1.0-56-amd64
+pending_reboot_kernel_modules:
+  description:
+    - For the kernel in RV(pending_reboot_kernel), each flavour's module file as C(modinfo -k) finds
+      it (C(filename), and C(origin) as in RV(kernel_modules)); V(null) when no kernel waits.
+    - A waiting kernel that ships the module OpenVPN needs turns the recommendation into a
+      reboot; one that ships the newer flavour adds a note with the order of the move.
+  returned: always
+  type: dict
+  sample: {ovpn: {filename: /lib/modules/7.3.4+deb13-amd64/kernel/drivers/net/ovpn/ovpn.ko.xz, origin: in-tree},
+           ovpn-dco-v2: {filename: null, origin: null}}
 packages:
   description: What the package manager offers of the packages a DCO rollout may need.
   returned: always

@@ -56,6 +56,7 @@ def gather_host_facts(probe, openvpn_binary="openvpn", packages_if_unloadable=Tr
         "module_signatures_enforced": _sig_enforce(probe),
     }
     facts["pending_reboot_kernel"] = newer_kernel(release, facts["installed_kernels"])
+    facts["pending_reboot_kernel_modules"] = _pending_kernel_modules(probe, facts["pending_reboot_kernel"])
     if _packages_can_matter(facts, packages_if_unloadable, packages_if_ready):
         facts["packages"] = _package_candidates(probe, release)
     else:
@@ -306,6 +307,22 @@ def newer_kernel(running, installed):
         return None
     newest = installed[-1]
     return newest if kernel_sort_key(newest) > kernel_sort_key(running) else None
+
+
+def _pending_kernel_modules(probe, release):
+    """Each flavour's module file in the kernel waiting for a reboot, None when none waits.
+
+    Whether the reboot brings the module OpenVPN needs (Debian's backports kernel ships ovpn)
+    or drops the one it runs on decides what the plan says before the reboot, not after.
+    """
+    if not release:
+        return None
+    modules = {}
+    for name, flavour in GENERATIONS.items():
+        filename = parse_modinfo(probe.run(["modinfo", "-k", release, flavour.modprobe_name])).get("filename")
+        modules[name] = {"filename": None if filename in (None, "(builtin)") else filename,
+                         "origin": module_origin(filename, filename == "(builtin)")}
+    return modules
 
 
 def _secure_boot(probe):

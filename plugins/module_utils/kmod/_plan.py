@@ -240,12 +240,24 @@ def persist_content(flavour):
             % (served, flavour.modprobe_name))
 
 
+BLOCK_HEADER = "# Managed by ovpnfleet.dco:"
+
+
 def block_content(flavour):
-    """Keep the other flavour from loading on its own: it would never be used here."""
-    others = [other for other in GENERATIONS.values() if other.name != flavour.name]
-    lines = ["# Managed by ovpnfleet.dco: this host's OpenVPN talks to %s only." % flavour.module]
-    lines += ["blacklist %s" % other.modprobe_name.replace("-", "_") for other in others]
-    return "\n".join(lines) + "\n"
+    """Keep an older flavour from loading on its own: it would never be used here.
+
+    None when there is none. A newer one is never blocked: OpenVPN 2.7 loads ovpn through its
+    alias when it starts, and a blacklist left from the ovpn-dco-v2 days kept it in userspace
+    after the reboot into Debian's backports kernel (seen on the lab).
+    """
+    first = flavour.openvpn_versions[0]
+    older = [other for other in GENERATIONS.values()
+             if other.name != flavour.name and other.openvpn_versions[1] is not None
+             and other.openvpn_versions[1] <= first]
+    if not older:
+        return None
+    return _block_header(flavour) + "".join(
+        "blacklist %s\n" % other.modprobe_name.replace("-", "_") for other in older)
 
 
 def kernel_is_satisfied(method, flavour, kernel, state, request):
@@ -302,9 +314,13 @@ def plan_kmod(request, flavour, method, kernels, state, running_kernel, headers_
     if request["persist"] and state["persist"] != persist_content(flavour):
         steps.append(_step("write_file", "persist %s in %s" % (flavour.modprobe_name, PERSIST_PATH),
                            path=PERSIST_PATH, content=persist_content(flavour)))
-    if request["block_other_flavour"] and state["block"] != block_content(flavour):
-        steps.append(_step("write_file", "keep the other flavour from auto-loading (%s)" % BLOCK_PATH,
-                           path=BLOCK_PATH, content=block_content(flavour)))
+    block = block_content(flavour)
+    if request["block_other_flavour"] and block is not None and state["block"] != block:
+        steps.append(_step("write_file", "keep the older flavour from auto-loading (%s)" % BLOCK_PATH,
+                           path=BLOCK_PATH, content=block))
+    elif block is None and (state["block"] or "").startswith(BLOCK_HEADER):
+        steps.append(_step("remove_file", "remove %s: it blacklists a newer flavour, which a newer "
+                           "OpenVPN must be able to load" % BLOCK_PATH, path=BLOCK_PATH))
     return steps
 
 
@@ -389,10 +405,15 @@ def _plan_absent(flavour, state):
     # The files are shared by both flavours: only this flavour's content is ours to remove
     # (after a move to ovpn, they persist ovpn and must stay).
     for path, content, ours in ((PERSIST_PATH, state["persist"], persist_content(flavour)),
-                                (BLOCK_PATH, state["block"], block_content(flavour))):
-        if content is not None and content == ours:
+                                (BLOCK_PATH, state["block"], _block_header(flavour))):
+        if content is not None and (content == ours or (path == BLOCK_PATH and content.startswith(ours))):
             steps.append(_step("remove_file", "remove %s" % path, path=path))
     return steps
+
+
+def _block_header(flavour):
+    # The first line names the flavour the host talks to, whatever a version of it blacklisted.
+    return "%s this host's OpenVPN talks to %s only.\n" % (BLOCK_HEADER, flavour.module)
 
 
 def _step(action, describe, **details):

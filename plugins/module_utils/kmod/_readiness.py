@@ -90,8 +90,25 @@ def _kernel_side(facts, flavour, rec, sources, user):
         _note_signing(facts, rec)
         return rec
 
+    waiting = _pending_kernel_shipping(facts, flavour)
+    if waiting:
+        # A reboot, not a build: the installed kernel brings the module (Debian's backports
+        # kernel and OpenVPN 2.7). Building one for the running kernel would be thrown away.
+        rec["reasons"].append(
+            "kernel %s has no %s, which %s needs, and kernel %s, installed and waiting for a reboot, "
+            "ships it: reboot into %s, then run enable_dco or upgrade_kmod (they load %s, nothing is "
+            "built); until the reboot an %s started now runs in userspace."
+            % (facts["kernel"]["release"], flavour.module, user, waiting, waiting, flavour.modprobe_name, user))
+        return rec
+
     _plan_build(facts, flavour, rec, sources)
     return rec
+
+
+def _pending_kernel_shipping(facts, flavour):
+    """The kernel waiting for a reboot when it ships ``flavour`` itself (in-tree or built in)."""
+    there = (facts.get("pending_reboot_kernel_modules") or {}).get(flavour.name) or {}
+    return facts.get("pending_reboot_kernel") if there.get("origin") in ("in-tree", "builtin") else None
 
 
 def _recommend_access_server(facts, server, rec, sources):
@@ -191,9 +208,17 @@ def _method_of_present_module(side):
 def _note_wrong_flavour(facts, flavour, notes, user):
     for name, side in facts["kernel_modules"].items():
         if name != flavour.name and side["loaded"]:
-            notes.append(
-                "%s is loaded but %s talks only to %s: it does not help this host."
-                % (side["module"], user, flavour.module))
+            older = GENERATIONS[name].openvpn_versions[1]
+            if older is not None and older <= flavour.openvpn_versions[0]:
+                # Debian's openvpn upgrade restarts no tunnel: the old processes keep their DCO.
+                notes.append(
+                    "%s is loaded but %s talks only to %s: tunnels of an OpenVPN started before the "
+                    "upgrade stay on %s until they restart, then run in userspace unless %s is loaded."
+                    % (side["module"], user, flavour.module, side["module"], flavour.module))
+            else:
+                notes.append(
+                    "%s is loaded but %s talks only to %s: it does not help this host."
+                    % (side["module"], user, flavour.module))
 
 
 def _cannot_load_reason(facts, flavour):
@@ -377,10 +402,22 @@ def _kernel_ships(facts, flavour):
 
 def _note_pending_kernel(facts, rec):
     pending = facts.get("pending_reboot_kernel")
-    if pending and rec["method"] not in (None, METHOD_INKERNEL):
+    if not pending or rec["method"] in (None, METHOD_INKERNEL):
+        return
+    there = (facts.get("pending_reboot_kernel_modules") or {}).get(rec["flavour"])
+    if there is None or not (there["filename"] or there["origin"] == "builtin"):
         rec["notes"].append(
             "kernel %s is installed and waits for a reboot: build %s for it too, or DCO is "
             "lost after the reboot." % (pending, rec["flavour"]))
+    for newer in GENERATIONS.values():
+        if newer.name != rec["flavour"] and _pending_kernel_shipping(facts, newer):
+            # The generation move: say before the reboot which order keeps DCO.
+            rec["notes"].append(
+                "kernel %s ships %s, which OpenVPN %d.%d and newer use instead of %s: install that "
+                "OpenVPN before the reboot and run upgrade_kmod after it (it loads %s and removes "
+                "what this collection installed of %s), or build %s for %s to stay on this OpenVPN."
+                % ((pending, newer.module) + newer.openvpn_versions[0][:2]
+                   + (rec["flavour"], newer.modprobe_name, rec["flavour"], rec["flavour"], pending)))
 
 
 def _note_signing(facts, rec):

@@ -197,6 +197,9 @@ def test_same_kernel_but_a_pending_one_is_another_group(run_module, monkeypatch)
     probe = copy.deepcopy(probe_of("debian12-fresh"))
     probe["listdir"]["/boot"].append("vmlinuz-6.12.95+bpo-amd64")
     probe["listdir"]["/lib/modules"].append("6.12.95+bpo-amd64")
+    for name in ("ovpn-dco-v2", "ovpn"):
+        probe["run"]["modinfo -k 6.12.95+bpo-amd64 %s" % name] = [
+            1, "", "modinfo: ERROR: Module %s not found.\n" % name]
     failed, result = decide(run_module, monkeypatch, probe, sources=sources)
     assert not failed, result
     assert result["decision"]["kernels"] == ["6.1.0-56-amd64", "6.12.95+bpo-amd64"]

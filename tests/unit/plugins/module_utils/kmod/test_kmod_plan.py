@@ -25,6 +25,8 @@ K1 = "6.1.0-50-amd64"
 K2 = "6.1.0-56-amd64"
 SHA = "8e84e1a7091a55b970019bfa3f5398965a2d18f45091b5ba9263a54b71ccd0a6"
 DKMS_KO = "/lib/modules/%s/updates/dkms/ovpn-dco-v2.ko"
+# What the kmod module wrote for ovpn-dco-v2 before it stopped blacklisting the newer ovpn.
+LEGACY_V2_BLOCK = "# Managed by ovpnfleet.dco: this host's OpenVPN talks to ovpn_dco_v2 only.\nblacklist ovpn\n"
 
 
 def request(**overrides):
@@ -61,8 +63,16 @@ def actions(steps):
 
 def test_fresh_dkms_host_registers_builds_loads_and_persists():
     steps = plan_kmod(request(), OVPN_DCO_V2, "dkms", [K1], state(persisted=False), K1)
-    assert actions(steps) == ["dkms_register", "dkms_install", "modprobe", "write_file", "write_file"]
-    assert [s["path"] for s in steps if s["action"] == "write_file"] == [PERSIST_PATH, BLOCK_PATH]
+    assert actions(steps) == ["dkms_register", "dkms_install", "modprobe", "write_file"]
+    assert [s["path"] for s in steps if s["action"] == "write_file"] == [PERSIST_PATH]
+
+
+def test_fresh_ovpn_host_blacklists_the_older_flavour():
+    steps = plan_kmod(request(flavour="ovpn", method="inkernel"), OVPN, "inkernel", [K1],
+                      dict(state(OVPN, files={K1: ("/lib/modules/%s/kernel/drivers/net/ovpn/ovpn.ko.xz" % K1, "X")}),
+                           persist=None, block=None), K1)
+    assert [(s["action"], s.get("path")) for s in steps] == [
+        ("modprobe", None), ("write_file", PERSIST_PATH), ("write_file", BLOCK_PATH)]
 
 
 def test_converged_dkms_host_plans_nothing():
@@ -147,7 +157,8 @@ def test_artifact_is_judged_by_the_bytes_installed(installed_sha, expected):
 
 def test_absent_unloads_and_removes_what_we_installed():
     path = "/lib/modules/%s/updates/ovpnfleet-dco/ovpn-dco-v2.ko" % K1
-    st = state(loaded=True, record={"kernels": {K1: {"path": path}}}, dkms=[installed(K1)])
+    st = dict(state(loaded=True, record={"kernels": {K1: {"path": path}}}, dkms=[installed(K1)]),
+              block=LEGACY_V2_BLOCK)
     assert actions(plan_kmod(request(state="absent"), OVPN_DCO_V2, "dkms", [K1], st, K1)) == [
         "unload", "remove_ko", "dkms_remove", "remove_file", "remove_file"]
 
@@ -163,10 +174,22 @@ def test_absent_on_a_clean_host_plans_nothing():
                      state(persisted=False), K1) == []
 
 
-def test_block_file_blacklists_the_other_flavour_only():
-    assert "blacklist ovpn\n" in block_content(OVPN_DCO_V2)
-    assert "blacklist ovpn_dco_v2\n" in block_content(OVPN)
-    assert "blacklist ovpn_dco_v2" not in block_content(OVPN_DCO_V2)
+def test_block_file_blacklists_only_an_older_flavour():
+    assert block_content(OVPN) == ("# Managed by ovpnfleet.dco: this host's OpenVPN talks to ovpn only.\n"
+                                   "blacklist ovpn_dco_v2\n")
+    # OpenVPN 2.7 loads ovpn by its alias when it starts: a blacklist kept it in userspace after
+    # the reboot into Debian's backports kernel (lab, tests/lab/generation_move.py).
+    assert block_content(OVPN_DCO_V2) is None
+
+
+def test_ovpn_dco_v2_host_drops_the_blacklist_of_ovpn_an_earlier_run_wrote():
+    st = dict(state(files={K1: (DKMS_KO % K1, "ABC")}, dkms=[installed(K1)], loaded=True,
+                    loaded_srcversion="ABC"), block=LEGACY_V2_BLOCK)
+    steps = plan_kmod(request(), OVPN_DCO_V2, "dkms", [K1], st, K1)
+    assert [(s["action"], s.get("path")) for s in steps] == [("remove_file", BLOCK_PATH)]
+    # Only a file of ours: an operator's own file there is left alone.
+    st["block"] = "blacklist ovpn\n"
+    assert plan_kmod(request(), OVPN_DCO_V2, "dkms", [K1], st, K1) == []
 
 
 def resolve(req, rec, kernels=(K1,), packages=None):
