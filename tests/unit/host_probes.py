@@ -141,6 +141,7 @@ def main():
     from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
     from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
         read_kmod_state,
+        read_staged,
         target_kernels,
     )
 
@@ -149,6 +150,7 @@ def main():
     kernels = target_kernels({}, facts)
     for flavour in GENERATIONS.values():
         read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
+        read_staged(probe, flavour)
     json.dump({"note": " ".join(sys.argv[1:]), "probe": probe.record}, sys.stdout,
               indent=1, sort_keys=True)
     sys.stdout.write("\n")

@@ -38,6 +38,8 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._readiness impo
 METHOD_ARTIFACT = "artifact"
 STATE_DIR = "/var/lib/ovpnfleet-dco"
 RECORD_PATH = STATE_DIR + "/installed.json"
+# Where the kmod role stages a module built on the controller, one directory per kernel.
+STAGED_DIR = STATE_DIR + "/artifacts"
 BLOCK_PATH = "/etc/modprobe.d/ovpnfleet-dco.conf"
 MODULES_ROOT = "/lib/modules"
 # Where source and artifact installs put their .ko: searched before kernel/ by depmod.
@@ -226,6 +228,16 @@ def read_kmod_state(probe, flavour, kernels, dkms_name):
     }
 
 
+def read_staged(probe, flavour):
+    """The kmod role's staged copies of ``flavour``'s built module, for ``state: absent``."""
+    paths = []
+    for kernel in sorted(probe.listdir(STAGED_DIR) or []):
+        path = "%s/%s/%s" % (STAGED_DIR, kernel, flavour.module_file)
+        if PATH_COMPONENT.fullmatch(kernel) and probe.exists(path):
+            paths.append(path)
+    return paths
+
+
 def _int_or_none(text):
     try:
         return int((text or "").strip())
@@ -402,6 +414,9 @@ def _plan_absent(flavour, state):
             steps.append(_step("dkms_remove", "remove %s/%s from DKMS" % (entry["name"], entry["version"]),
                                name=entry["name"], version=entry["version"]))
             break
+    # The role's staged copies: a move to ovpn left a 5 MB ovpn-dco-v2.ko there (lab).
+    for path in state.get("staged") or []:
+        steps.append(_step("remove_file", "remove the staged %s" % path, path=path))
     # The files are shared by both flavours: only this flavour's content is ours to remove
     # (after a move to ovpn, they persist ovpn and must stay).
     for path, content, ours in ((PERSIST_PATH, state["persist"], persist_content(flavour)),

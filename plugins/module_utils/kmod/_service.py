@@ -22,6 +22,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.kmod._plan import (
     fill_source,
     plan_kmod,
     read_kmod_state,
+    read_staged,
     target_kernels,
     unsigned_refusal,
 )
@@ -60,6 +61,8 @@ def manage_kmod(module):
     # Before the first read or change: these name directories, one of them removed recursively.
     check_path_inputs(request, flavour, kernels)
     state = read_kmod_state(probe, flavour, kernels, flavour.dkms_name)
+    if request["state"] == "absent":
+        state["staged"] = read_staged(probe, flavour)
     offered = {kernel: (facts["packages"]["packages"].get("linux-headers-%s" % kernel) or {}).get("candidate")
                for kernel in kernels}
     steps = plan_kmod(request, flavour, method, kernels, state, facts["kernel"]["release"], offered)

@@ -163,6 +163,13 @@ def test_absent_unloads_and_removes_what_we_installed():
         "unload", "remove_ko", "dkms_remove", "remove_file", "remove_file"]
 
 
+def test_absent_removes_the_roles_staged_copies():
+    staged = "/var/lib/ovpnfleet-dco/artifacts/%s/ovpn-dco-v2.ko" % K1
+    steps = plan_kmod(request(state="absent"), OVPN_DCO_V2, "dkms", [K1],
+                      dict(state(persisted=False), staged=[staged]), K1)
+    assert [(s["action"], s["path"]) for s in steps] == [("remove_file", staged)]
+
+
 def test_absent_leaves_the_files_of_the_other_flavour():
     # After a move to the in-tree ovpn the shared files persist ovpn: removing ovpn-dco-v2 keeps them.
     st = dict(state(persisted=False), persist=persist_content(OVPN), block=block_content(OVPN))
