@@ -237,7 +237,10 @@ def _own_scenarios(run_module, monkeypatch, module):
         facts_probe = load_fixture(os.path.join(FIXTURES, "host_info", facts + ".json"))["probe"]
         if module == "kmod":
             for args in ({}, {"state": "absent"}, {"method": "package"}):
-                probe = ReplayProbe(without_access_server(dict(facts_probe, run=dict(facts_probe["run"]))))
+                # state absent also lists the kmod role's staged modules: none on these hosts.
+                listdir = dict(facts_probe.get("listdir", {}), **{"/var/lib/ovpnfleet-dco/artifacts": None})
+                probe = ReplayProbe(without_access_server(dict(facts_probe, run=dict(facts_probe["run"]),
+                                                               listdir=listdir)))
                 monkeypatch.setattr(_kmod_service, "ModuleProbe", lambda _module, probe=probe: probe)
                 out.append(run_module(kmod.main, args, check_mode=True))
         elif module == "tunnel_info":
