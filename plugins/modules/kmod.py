@@ -151,7 +151,7 @@ options:
     default: true
   block_other_flavour:
     description:
-      - Keep an older flavour from loading on its own (C(/etc/modprobe.d/ovpnfleet-dco.conf)):
+      - Keep an older flavour from loading on its own (C(/etc/modprobe.d/ovpnfleet-dco.conf)).
         C(ovpn) blacklists C(ovpn_dco_v2). C(ovpn-dco-v2) blacklists nothing, since OpenVPN 2.7
         loads C(ovpn) through its alias, and a file of this collection that blacklists C(ovpn)
         is removed.

@@ -60,9 +60,12 @@ def ensure_tools():
 
 def make_pki(directory):
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    path = lambda name: os.path.join(directory, name)  # noqa: E731
-    sh(["openssl", "req", "-x509"] + key + ["-keyout", path("ca.key"), "-out", path("ca.crt"), "-days", "2",
-                                           "-subj", "/CN=reconnect bench CA"])
+
+    def path(name):
+        return os.path.join(directory, name)
+
+    sh(["openssl", "req", "-x509"] + key
+       + ["-keyout", path("ca.key"), "-out", path("ca.crt"), "-days", "2", "-subj", "/CN=reconnect bench CA"])
     for name, usage in (("server", "serverAuth"), ("client", "clientAuth")):
         sh(["openssl", "req"] + key + ["-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", "/CN=" + name])
         with open(path(name + ".ext"), "w") as handle:
@@ -86,13 +89,14 @@ def netns_up():
 
 def netns_down():
     for ns in (SERVER_NS, CLIENT_NS):
-        pids = subprocess.run(["ip", "netns", "pids", ns], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.split()
+        pids = subprocess.run(["ip", "netns", "pids", ns], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              check=False).stdout.split()
         for pid in pids:
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
 
 
 class Server:
@@ -221,9 +225,8 @@ def measure(runs):
             for mode in MODES:
                 outcome = one_restart(server, mode)
                 rows[mode].append(outcome)
-                print("  %-10s outage %s s%s" % (mode, outcome["outage_s"],
-                                                  "" if outcome["clients_told"] is None else ", clients told: %d" % outcome["clients_told"]),
-                      flush=True)
+                told = "" if outcome["clients_told"] is None else ", clients told: %d" % outcome["clients_told"]
+                print("  %-10s outage %s s%s" % (mode, outcome["outage_s"], told), flush=True)
     finally:
         client.stop()
         server.stop()
@@ -236,7 +239,7 @@ def measure(runs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m tests.bench.reconnect", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python3 -m tests.bench.reconnect", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)

@@ -55,7 +55,7 @@ class Management:
         self.thread.start()
 
     def _serve(self):
-        connection, _ = self.listener.accept()
+        connection = self.listener.accept()[0]
         with connection, connection.makefile("rw", encoding="utf-8", newline="\n") as stream:
             stream.write(self.greeting)
             stream.flush()
