@@ -134,6 +134,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m tests.lab.secureboot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="leave the VM running at the end")
+    parser.add_argument("--reuse-key", action="store_true",
+                        help="keep the last run's signing key (and so its module in the cache: no compile)")
     parser.add_argument("--console", action="store_true",
                         help="confirm the enrolment by typing at MokManager over the serial console "
                              "instead of the virt-fw-vars stand-in")
@@ -144,7 +146,9 @@ def main(argv=None):
     try:
         tool = ensure_virt_firmware()
         ansible_playbook()
-        shutil.rmtree(SIGNING_DIR, ignore_errors=True)  # a new key each run: the VM is new too
+        if not args.reuse_key:
+            # A new key each run, so each run also proves a new key gets its own build.
+            shutil.rmtree(SIGNING_DIR, ignore_errors=True)
         if lab_state.load()["vms"]:
             cli.main(["down"])
         started = time.monotonic()
