@@ -14,7 +14,8 @@ Not part of `make test` (one TCG UEFI VM and a module compile take 15-25 minutes
   4. the console confirmation, by a STAND-IN: the VM is powered off and virt-fw-vars writes the
      certificate into the MOK list of the VM's UEFI variable store and deletes the pending
      request, which is what MokManager does when a person confirms it at the console. Then the
-     VM boots again.
+     VM boots again. With --console the real MokManager is answered over the serial console
+     instead (secureboot_console.py).
   5. the module loaded at boot, signed by our key (modinfo -F signer); the kmod role again with
      the key enrolled; the lab tunnel switched to DCO with the config module (phase after); the
      tunnel's devices are ovpn-dco and OpenVPN logs DCO.
