@@ -20,7 +20,7 @@ description:
     input). The enrolment ends only at the console, in MokManager at the next boot; RV(console_action)
     says what the person there does. See docs/secure_boot.md.
   - The key is never read into the result; the password is not logged.
-author: ovpnfleet.dco contributors
+author: ovpnfleet.dco contributors (@ovpnfleet)
 extends_documentation_fragment: [ovpnfleet.dco.attributes]
 attributes:
   check_mode:

@@ -138,7 +138,8 @@ def server_files(name, vm):
     root = BUILD + "/pkg"
     return {
         root + "/DEBIAN/control": (CONTROL.format(version=version), 0o644),
-        root + SACLI: (_read("sacli_standin.py"), 0o755),
+        # The interpreter line is added here: the repository's copy is a module (ansible-test's shebang rule).
+        root + SACLI: ("#!/usr/bin/python3\n" + _read("sacli_standin.py"), 0o755),
         root + "/usr/lib/systemd/system/openvpnas.service": (_read("openvpnas-standin.service"), 0o644),
         root + "/usr/local/openvpn_as/etc/standin.json": (json.dumps({"version": version}) + "\n", 0o644),
         "/usr/local/openvpn_as/etc/web-ssl/ca.crt": (pki.read("ca.crt"), 0o644),

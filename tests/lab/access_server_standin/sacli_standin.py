@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -225,7 +224,7 @@ class Supervisor:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.children.append((daemon, child))
         log("generation %d: %d daemons, DCO %s%s" % (self.generation + 1, len(daemons), "on" if dco else "off",
-                                                   ", fault %s" % fault if fault else ""))
+                                                     ", fault %s" % fault if fault else ""))
 
     def stop_daemons(self):
         running = [(daemon, child) for daemon, child in self.children if child is not None]

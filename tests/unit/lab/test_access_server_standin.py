@@ -194,7 +194,7 @@ def test_standin_start_restarts_every_daemon_from_the_store(tmp_path, monkeypatc
             + "sys.exit(s.Supervisor().run())\n")
     supervisor = __import__("subprocess").Popen([sys.executable, "-c", code])
     try:
-        for _ in range(100):
+        for _attempt in range(100):
             if sorted(os.listdir(net)) == ["as0t0", "as0u0"]:
                 break
             __import__("time").sleep(0.1)

@@ -57,7 +57,7 @@ SCREENS = [  # what MokManager prints, the key it waits for
 
 
 def fake_mokmanager(server, received):
-    conn, _ = server.accept()
+    conn = server.accept()[0]
     with conn:
         for screen, wanted in SCREENS:
             conn.sendall(screen)
