@@ -86,11 +86,8 @@ class TunnelHost:
     def management(self, path, mode):
         """Clients (servers) or state (clients) from a unix-socket management interface."""
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(MANAGEMENT_TIMEOUT)
-                sock.connect(path)
-                reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
-                reader.readline()  # the >INFO greeting
+            sock, reader = open_management(path)
+            with sock:
                 if mode == "server":
                     sock.sendall(b"status 3\n")
                     return {"clients": parse_management_status(read_until_end(reader))}
@@ -98,6 +95,8 @@ class TunnelHost:
                 return {"state": parse_management_state(read_until_end(reader))}
         except OSError as error:
             return {"error": "%s (is OpenVPN running, and is the play run with become?)" % error}
+        except DcoError as error:
+            return {"error": str(error)}
 
     def certificate_days(self, name, source):
         if x509 is None:
@@ -130,6 +129,26 @@ def _utc(thing, attribute):
     """An aware datetime from cryptography 42+ (``*_utc``) or from Debian 12's 38 (naive UTC)."""
     aware = getattr(thing, attribute + "_utc", None)
     return aware if aware is not None else getattr(thing, attribute).replace(tzinfo=datetime.timezone.utc)
+
+
+def open_management(path):
+    """(socket, line reader) of OpenVPN's management interface on unix socket ``path``, past its greeting.
+
+    Six characters, not a line: a password-protected interface asks "ENTER PASSWORD:" without a
+    newline, and its password is not ours to use. Raises OSError, or DcoError for such an interface.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(MANAGEMENT_TIMEOUT)
+        sock.connect(path)
+        reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        if reader.read(6) != ">INFO:":
+            raise DcoError("the management interface did not greet as OpenVPN does (a password-protected one is not used)")
+        reader.readline()
+    except BaseException:
+        sock.close()
+        raise
+    return sock, reader
 
 
 def read_until_end(reader):

@@ -14,11 +14,10 @@ within that second, so no client comes back to the old process.
 
 from __future__ import annotations
 
-import socket
 import time
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import CommandError, DcoError
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import MANAGEMENT_TIMEOUT, read_until_end
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import open_management, read_until_end
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import (
     config_facts,
     config_reader,
@@ -66,15 +65,8 @@ def restart_unit(probe, unit, settle, check_mode, tell=None, sleep=time.sleep):
 
 def tell_clients_to_reconnect(path):
     """Send every client of the server behind management socket ``path`` a RESTART; return how many took it."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(MANAGEMENT_TIMEOUT)
-        sock.connect(path)
-        reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
-        # Six characters, not a line: a password-protected interface asks "ENTER PASSWORD:"
-        # without a newline, and its password is not ours to use.
-        if reader.read(6) != ">INFO:":
-            raise DcoError("the management interface did not greet as OpenVPN does (a password-protected one is not used)")
-        reader.readline()
+    sock, reader = open_management(path)
+    with sock:
         sock.sendall(b"status 3\n")
         ids = client_ids(read_until_end(reader))
         told = 0

@@ -15,6 +15,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -188,3 +189,24 @@ def test_failures_say_what_to_do(run_module, monkeypatch, args, restart_rc, word
 
 def test_client_ids_come_from_status_3():
     assert _restart.client_ids(STATUS_3) == [4, 9]
+
+
+def test_tunnel_info_greets_the_interface_the_same_way(management):
+    # tunnel_info and openvpn_restart open the interface through the one _host.open_management.
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
+    clients = TunnelHost(None).management(management.path, "server")["clients"]
+    assert [client["common_name"] for client in clients] == ["lab-client-1", "lab-client-2"]
+
+
+def test_tunnel_info_answers_a_password_prompt_at_once_and_sends_nothing():
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
+    server = Management(greeting="ENTER PASSWORD:")
+    try:
+        started = time.monotonic()
+        answer = TunnelHost(None).management(server.path, "server")
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert "password-protected" in answer["error"]
+    assert elapsed < 2, "it does not wait for a newline the prompt never sends (the timeout is 3 s)"
+    assert server.received == []
