@@ -16,13 +16,11 @@ collection changed since.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import tarfile
 import time
 
 from tests.lab import pki
-from tests.lab.common import LabError, in_parallel, log, ssh
+from tests.lab.common import LabError, in_parallel, log, ssh, tar_of
 
 PORT = 1194
 REMOTE_PKI = "/etc/openvpn/lab-pki"
@@ -166,19 +164,12 @@ def deploy(tunnels, hosts, systemd_hosts):
 def _install(host, files):
     """Write files through one SSH call (a tar stream) unless the host has them; True if written."""
     digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for path, (text, mode) in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
     script = (
         'if [ "$(cat {marker} 2>/dev/null)" = {digest} ]; then cat >/dev/null; echo unchanged; '
         'else mkdir -p /etc/openvpn/server /etc/openvpn/client {pki} "$(dirname {marker})" '
         '&& chmod 700 {pki} && tar -C / --no-same-owner -xf - && echo {digest} > {marker} '
         '&& echo changed; fi').format(marker=BUNDLE_HASH, digest=digest, pki=REMOTE_PKI)
-    return ssh(host, script, data=archive.getvalue()).stdout.strip() == "changed"
+    return ssh(host, script, data=tar_of(files)).stdout.strip() == "changed"
 
 
 def _start(host, roles, restart, systemd):

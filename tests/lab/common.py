@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -87,3 +89,15 @@ def wait_for_ssh(host, deadline_seconds):
         time.sleep(1)
     raise LabError("no SSH from %s on %s:%s after %d s" % (
         host["name"], host["address"], host["port"], deadline_seconds))
+
+
+def tar_of(files):
+    """A tar stream of ``{path: (text, mode)}``: files reach a host through one SSH call."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for path, (text, mode) in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return archive.getvalue()

@@ -23,16 +23,14 @@ host, which the collection sees and switches like any other client. ``install`` 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
-import tarfile
 import time
 
 from tests.lab import pki
 from tests.lab import state as lab_state
-from tests.lab.common import LabError, in_parallel, log, ssh
+from tests.lab.common import LabError, in_parallel, log, ssh, tar_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSIONS = {"debian12": "2.14.3-standin-Debian12", "debian13-bpo": "3.2.0-standin-Debian13",
@@ -161,17 +159,6 @@ def client_files(client, server, server_vm):
         files["/etc/openvpn/client/%s.conf" % unit_name(server, transport)] = (CLIENT_PROFILE.format(
             server=server, proto=proto, server_ip=server_vm["lan_ip"], port=PORTS[transport], pki=directory), 0o644)
     return files
-
-
-def tar_of(files):
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for path, (text, mode) in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-    return archive.getvalue()
 
 
 def install_one(state, name, dco):

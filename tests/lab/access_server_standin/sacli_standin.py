@@ -285,10 +285,18 @@ def service_status(state):
     return services
 
 
-def cmd_status():
+def running_state():
+    """The supervisor's state, or None (said on stderr) when the openvpnas service is not running."""
     state = read_state()
     if not state or not alive(state["pid"]):
         sys.stderr.write("Access Server STAND-IN: the openvpnas service is not running (systemctl start openvpnas)\n")
+        return None
+    return state
+
+
+def cmd_status():
+    state = running_state()
+    if state is None:
         return 1
     print(json.dumps({"active_profile": "Default", "errors": {}, "last_restarted": "generation %d" % state["generation"],
                       "service_status": service_status(state)}, indent=2, sort_keys=True))
@@ -296,9 +304,8 @@ def cmd_status():
 
 
 def cmd_start():
-    state = read_state()
-    if not state or not alive(state["pid"]):
-        sys.stderr.write("Access Server STAND-IN: the openvpnas service is not running (systemctl start openvpnas)\n")
+    state = running_state()
+    if state is None:
         return 1
     before = state["generation"]
     os.kill(state["pid"], signal.SIGHUP)
@@ -324,9 +331,8 @@ def cmd_start():
 
 
 def cmd_stop():
-    state = read_state()
-    if not state or not alive(state["pid"]):
-        sys.stderr.write("Access Server STAND-IN: the openvpnas service is not running (systemctl start openvpnas)\n")
+    state = running_state()
+    if state is None:
         return 1
     before = state["generation"]
     os.kill(state["pid"], signal.SIGUSR1)

@@ -227,3 +227,23 @@ def test_standin_start_restarts_every_daemon_from_the_store(tmp_path, monkeypatc
         supervisor.terminate()
         supervisor.wait(20)
     assert os.listdir(net) == []
+
+
+def test_tar_of_keeps_paths_text_and_modes_for_one_ssh_call():
+    # The lab's one way to send files (the brownfield's and the stand-in's): a key stays 0600.
+    import io
+    import tarfile
+    from tests.lab.common import tar_of
+    archive = tarfile.open(fileobj=io.BytesIO(tar_of({"/etc/openvpn/client/a.conf": ("client\n", 0o644),
+                                                      "/etc/openvpn/lab-pki/client.key": ("KEY", 0o600)})))
+    members = {member.name: member for member in archive.getmembers()}
+    assert sorted(members) == ["etc/openvpn/client/a.conf", "etc/openvpn/lab-pki/client.key"]
+    assert members["etc/openvpn/lab-pki/client.key"].mode == 0o600
+    assert archive.extractfile("etc/openvpn/client/a.conf").read() == b"client\n"
+
+
+@pytest.mark.parametrize("command", ["status", "start", "stop"])
+def test_standin_commands_that_need_the_service_say_it_is_not_running(prefix, capsys, command):
+    assert sacli.main([command]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "openvpnas service is not running" in captured.err
