@@ -18,7 +18,7 @@ class FilterModule:
             "rollout_outages": _rollout_plan.outages,
             "rollout_mark_rolled_back": _rollout.mark_rolled_back,
             "rollout_clients": _rollout_plan.client_phase,
-            "rollout_reconnect_clients": _rollout.fleet_clients_to_reconnect,
+            "rollout_reconnect_clients": _rollout_plan.reconnect_clients,
             "rollout_batch_halt_reason": _rollout_plan.batch_halt_reason,
             "rollout_report": _rollout_plan.report,
         }

@@ -275,12 +275,6 @@ def clients_to_reconnect(fleet, server_host, server_units):
     return targets
 
 
-def fleet_clients_to_reconnect(hosts, hostvars, server_host, server_units):
-    """``clients_to_reconnect`` over the hosts of the run, read from their ``rollout_before``."""
-    fleet = {name: (hostvars[name].get("rollout_before") if name in hostvars else None) or {} for name in hosts or []}
-    return clients_to_reconnect(fleet, server_host, server_units)
-
-
 def held_back_clients(clients, servers):
     """The clients a host keeps on their current config: their server did not move to DCO.
 

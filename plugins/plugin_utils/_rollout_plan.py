@@ -278,6 +278,13 @@ def client_phase(hosts, hostvars):
     return phase
 
 
+def reconnect_clients(hosts, hostvars, server_host, server_units):
+    """``_rollout.clients_to_reconnect`` over the hosts of the run, read from their ``rollout_before``."""
+    facts = _fleet_facts(hosts, hostvars)
+    return _rollout.clients_to_reconnect({name: host.get("rollout_before") or {} for name, host in facts.items()},
+                                         server_host, server_units)
+
+
 def batch_halt_reason(batch, hostvars, phase, max_fail_percentage):
     """``_rollout.batch_halt_reason`` over the hosts of a batch, read from hostvars."""
     facts = _fleet_facts(batch, hostvars)

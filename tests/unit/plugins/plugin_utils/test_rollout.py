@@ -310,8 +310,9 @@ def test_clients_of_a_server_that_was_not_restarted_are_left_alone():
 
 
 def test_fleet_clients_to_reconnect_reads_each_hosts_preflight_and_skips_hosts_without_it():
+    from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout_plan
     hostvars = {"srv": {"rollout_before": host(served("ring", ["10.8.11.1/24"]))},
                 "vm2": {"rollout_before": host(running(inst("ring", "client", target="10.8.11.1"), 8))},
                 "down": {}}
-    targets = rollout.fleet_clients_to_reconnect(["srv", "vm2", "down", "gone"], hostvars, "srv", ["openvpn-server@ring.service"])
+    targets = _rollout_plan.reconnect_clients(["srv", "vm2", "down", "gone"], hostvars, "srv", ["openvpn-server@ring.service"])
     assert [(entry["host"], entry["pid"]) for entry in targets] == [("vm2", 8)]
