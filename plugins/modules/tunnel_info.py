@@ -57,8 +57,6 @@ options:
     description: OpenVPN version whose rules judge the configs; defaults to the host's C(openvpn --version).
     type: str
 requirements:
-  - pyroute2 on the host (Debian 12's python3-pyroute2 0.7 or PyPI's 0.9) for link kinds and
-    kernel peers; without it every instance reports that as its problem.
   - cryptography on the host for certificate days (Debian's python3-cryptography 38 or newer).
   - Root (C(become)) to read the kernel's peers, journals and management sockets, and to tell
     containers' processes from the host's (without it they count as the host's).
@@ -182,8 +180,8 @@ instances:
     dco_active:
       description:
         - Whether the kernel carries the data channel.
-        - Without pyroute2, what OpenVPN logged (a DCO or a TUN/TAP device opened), with the missing
-          pyroute2 among the problems; V(null) when neither could be read.
+        - Where the link cannot be read over rtnetlink, what OpenVPN logged (a DCO or a TUN/TAP device
+          opened), with the reason among the problems; V(null) when neither could be read.
       type: bool
       returned: always
       sample: true
@@ -280,9 +278,9 @@ ARGUMENT_SPEC = dict(
 def tunnel_info(params, host):
     access_server = gather_access_server(host.probe)
     # Access Server's verdict follows its own version, whose module may need the packages even
-    # where the host's own OpenVPN is ready.
+    # where the host's own OpenVPN is ready: only there are they asked on a converged host.
     facts = gather_host_facts(host.probe, packages_if_unloadable=False,
-                              packages_if_ready=not access_server.get("is_access_server"))
+                              packages_if_ready=bool(access_server.get("is_access_server")))
     # readiness is for the host's own instances, judged by its own openvpn; Access Server's
     # daemons get theirs from the AS version, so a host running both is judged right for each.
     readiness = _readiness(recommend(facts))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING, PYROUTE2_MISSING
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout
 
 # tunnel_info's own words for a library it lacks (the part before the advice): a host that says
 # so gets the health role's requirements, and is read again, before anything is decided.
-MISSING_REQUIREMENTS = tuple(text.split(":", 1)[0] for text in (PYROUTE2_MISSING, CRYPTOGRAPHY_MISSING))
+MISSING_REQUIREMENTS = (CRYPTOGRAPHY_MISSING.split(":", 1)[0],)
 
 PHASE_OF_MODE = {"server": "servers", "p2p": "servers", "client": "clients"}
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decoding helpers shared by the two DCO generic netlink families."""
+"""Decoding helpers shared by the two DCO generic netlink families: attribute payloads to values."""
 
 from __future__ import annotations
 
@@ -43,3 +43,38 @@ def decode_uint(raw):
     if raw is None:
         return None
     return int.from_bytes(raw, sys.byteorder)
+
+
+def u32(raw):
+    return struct.unpack("=I", raw)[0] if raw is not None and len(raw) == 4 else None
+
+
+def u32_bytes(value):
+    return struct.pack("=I", value)
+
+
+def s32(raw):
+    return struct.unpack("=i", raw)[0] if raw is not None and len(raw) == 4 else None
+
+
+def u64(raw):
+    return struct.unpack("=Q", raw)[0] if raw is not None and len(raw) == 8 else None
+
+
+def be16(raw):
+    """A port: 2 bytes in network order."""
+    return struct.unpack("!H", raw)[0] if raw is not None and len(raw) == 2 else None
+
+
+def raw_bytes(raw):
+    return raw
+
+
+def decode_table(table, attributes):
+    """``{name: value}`` of a parsed attribute dict through ``table``: (name, decoder) per attribute
+    number, in the kernel enum's order; unknown numbers (newer kernels) are ignored."""
+    values = {}
+    for number, (name, decode) in enumerate(table):
+        if decode is not None and number in attributes:
+            values[name] = decode(attributes[number])
+    return values

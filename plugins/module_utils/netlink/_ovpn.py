@@ -12,79 +12,67 @@ addresses and ports are big-endian, traffic counters are ``uint`` (4 or 8 bytes,
 from __future__ import annotations
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._common import (
+    be16,
+    decode_table,
     decode_uint,
     format_ip,
+    raw_bytes,
+    s32,
+    u32,
+    u32_bytes,
 )
-
-try:
-    from pyroute2.netlink import genlmsg, nla
-except ImportError:  # reported by the module through missing_required_lib
-    genlmsg = nla = object
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._socket import attribute, genl_attributes, parse_attributes
 
 FAMILY = "ovpn"
 CMD_PEER_GET = 3
 
+# enum ovpn_a (top level): OVPN_A_IFINDEX (u32), OVPN_A_PEER (nested ovpn_a_peer).
+A_IFINDEX = 1
+A_PEER = 2
 
-class OvpnMsg(genlmsg):
-    prefix = "OVPN_A_"
-    nla_map = (
-        ("OVPN_A_UNSPEC", "none"),
-        ("OVPN_A_IFINDEX", "uint32"),
-        ("OVPN_A_PEER", "peer"),
-        ("OVPN_A_KEYCONF", "hex"),
-    )
-
-    class peer(nla):
-        prefix = "OVPN_A_PEER_"
-        nla_map = (
-            ("OVPN_A_PEER_UNSPEC", "none"),
-            ("OVPN_A_PEER_ID", "uint32"),
-            ("OVPN_A_PEER_REMOTE_IPV4", "cdata"),
-            ("OVPN_A_PEER_REMOTE_IPV6", "cdata"),
-            ("OVPN_A_PEER_REMOTE_IPV6_SCOPE_ID", "uint32"),
-            ("OVPN_A_PEER_REMOTE_PORT", "be16"),
-            ("OVPN_A_PEER_SOCKET", "uint32"),
-            ("OVPN_A_PEER_SOCKET_NETNSID", "int32"),
-            ("OVPN_A_PEER_VPN_IPV4", "cdata"),
-            ("OVPN_A_PEER_VPN_IPV6", "cdata"),
-            ("OVPN_A_PEER_LOCAL_IPV4", "cdata"),
-            ("OVPN_A_PEER_LOCAL_IPV6", "cdata"),
-            ("OVPN_A_PEER_LOCAL_PORT", "be16"),
-            ("OVPN_A_PEER_KEEPALIVE_INTERVAL", "uint32"),
-            ("OVPN_A_PEER_KEEPALIVE_TIMEOUT", "uint32"),
-            ("OVPN_A_PEER_DEL_REASON", "uint32"),
-            ("OVPN_A_PEER_VPN_RX_BYTES", "cdata"),
-            ("OVPN_A_PEER_VPN_TX_BYTES", "cdata"),
-            ("OVPN_A_PEER_VPN_RX_PACKETS", "cdata"),
-            ("OVPN_A_PEER_VPN_TX_PACKETS", "cdata"),
-            ("OVPN_A_PEER_LINK_RX_BYTES", "cdata"),
-            ("OVPN_A_PEER_LINK_TX_BYTES", "cdata"),
-            ("OVPN_A_PEER_LINK_RX_PACKETS", "cdata"),
-            ("OVPN_A_PEER_LINK_TX_PACKETS", "cdata"),
-            ("OVPN_A_PEER_TX_ID", "uint32"),
-        )
-
-
-MESSAGE = OvpnMsg
+# enum ovpn_a_peer, OVPN_A_PEER_ + name, in enum order (index = attribute number); traffic
+# counters are netlink ``uint`` (4 or 8 bytes).
+PEER_ATTRIBUTES = (
+    ("UNSPEC", None),
+    ("ID", u32),
+    ("REMOTE_IPV4", raw_bytes),
+    ("REMOTE_IPV6", raw_bytes),
+    ("REMOTE_IPV6_SCOPE_ID", u32),
+    ("REMOTE_PORT", be16),
+    ("SOCKET", u32),
+    ("SOCKET_NETNSID", s32),
+    ("VPN_IPV4", raw_bytes),
+    ("VPN_IPV6", raw_bytes),
+    ("LOCAL_IPV4", raw_bytes),
+    ("LOCAL_IPV6", raw_bytes),
+    ("LOCAL_PORT", be16),
+    ("KEEPALIVE_INTERVAL", u32),
+    ("KEEPALIVE_TIMEOUT", u32),
+    ("DEL_REASON", u32),
+    ("VPN_RX_BYTES", decode_uint),
+    ("VPN_TX_BYTES", decode_uint),
+    ("VPN_RX_PACKETS", decode_uint),
+    ("VPN_TX_PACKETS", decode_uint),
+    ("LINK_RX_BYTES", decode_uint),
+    ("LINK_TX_BYTES", decode_uint),
+    ("LINK_RX_PACKETS", decode_uint),
+    ("LINK_TX_PACKETS", decode_uint),
+    ("TX_ID", u32),
+)
 
 
 def get_peers_request(ifindex):
-    msg = OvpnMsg()
-    msg["cmd"] = CMD_PEER_GET
-    msg["version"] = 1
-    msg["attrs"] = [("OVPN_A_IFINDEX", ifindex)]
-    return msg
+    """The attributes of a PEER_GET dump of interface ``ifindex``."""
+    return CMD_PEER_GET, attribute(A_IFINDEX, u32_bytes(ifindex))
 
 
-def peer_from_reply(reply):
-    """One PEER_GET reply to the collection's peer dict (the same keys for both families)."""
-    peer = reply.get_attr("OVPN_A_PEER")
-    if peer is None:
+def peer_from_reply(message):
+    """One PEER_GET reply message to the collection's peer dict (the same keys for both families)."""
+    nested = genl_attributes(message).get(A_PEER)
+    if nested is None:
         return None
-
-    def get(name):
-        return peer.get_attr("OVPN_A_PEER_" + name)
-
+    peer = decode_table(PEER_ATTRIBUTES, parse_attributes(nested))
+    get = peer.get
     remote = get("REMOTE_IPV4") or get("REMOTE_IPV6")
     local = get("LOCAL_IPV4") or get("LOCAL_IPV6")
     return {
@@ -97,12 +85,12 @@ def peer_from_reply(reply):
         "local_port": get("LOCAL_PORT"),
         "keepalive_interval": get("KEEPALIVE_INTERVAL"),
         "keepalive_timeout": get("KEEPALIVE_TIMEOUT"),
-        "vpn_rx_bytes": decode_uint(get("VPN_RX_BYTES")),
-        "vpn_tx_bytes": decode_uint(get("VPN_TX_BYTES")),
-        "vpn_rx_packets": decode_uint(get("VPN_RX_PACKETS")),
-        "vpn_tx_packets": decode_uint(get("VPN_TX_PACKETS")),
-        "link_rx_bytes": decode_uint(get("LINK_RX_BYTES")),
-        "link_tx_bytes": decode_uint(get("LINK_TX_BYTES")),
-        "link_rx_packets": decode_uint(get("LINK_RX_PACKETS")),
-        "link_tx_packets": decode_uint(get("LINK_TX_PACKETS")),
+        "vpn_rx_bytes": get("VPN_RX_BYTES"),
+        "vpn_tx_bytes": get("VPN_TX_BYTES"),
+        "vpn_rx_packets": get("VPN_RX_PACKETS"),
+        "vpn_tx_packets": get("VPN_TX_PACKETS"),
+        "link_rx_bytes": get("LINK_RX_BYTES"),
+        "link_tx_bytes": get("LINK_TX_BYTES"),
+        "link_rx_packets": get("LINK_RX_PACKETS"),
+        "link_tx_packets": get("LINK_TX_PACKETS"),
     }

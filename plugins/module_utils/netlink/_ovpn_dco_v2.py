@@ -12,76 +12,59 @@ pad attributes, packet counters u32, the local port big-endian).
 from __future__ import annotations
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._common import (
+    be16,
     decode_sockaddr,
+    decode_table,
     format_ip,
+    raw_bytes,
+    u32,
+    u32_bytes,
+    u64,
 )
-
-try:
-    from pyroute2.netlink import genlmsg, nla
-except ImportError:  # reported by the module through missing_required_lib
-    genlmsg = nla = object
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._socket import attribute, genl_attributes, parse_attributes
 
 FAMILY = "ovpn-dco-v2"
 CMD_GET_PEER = 7
 
+# enum ovpn_netlink_attrs: OVPN_ATTR_IFINDEX (u32) ... OVPN_ATTR_GET_PEER (nested).
+ATTR_IFINDEX = 1
+ATTR_GET_PEER = 8
 
-class OvpnDcoMsg(genlmsg):
-    prefix = "OVPN_ATTR_"
-    nla_map = (
-        ("OVPN_ATTR_UNSPEC", "none"),
-        ("OVPN_ATTR_IFINDEX", "uint32"),
-        ("OVPN_ATTR_NEW_PEER", "hex"),
-        ("OVPN_ATTR_SET_PEER", "hex"),
-        ("OVPN_ATTR_DEL_PEER", "hex"),
-        ("OVPN_ATTR_NEW_KEY", "hex"),
-        ("OVPN_ATTR_SWAP_KEYS", "hex"),
-        ("OVPN_ATTR_DEL_KEY", "hex"),
-        ("OVPN_ATTR_GET_PEER", "get_peer"),
-    )
-
-    class get_peer(nla):
-        prefix = "OVPN_GET_PEER_RESP_ATTR_"
-        nla_map = (
-            ("OVPN_GET_PEER_RESP_ATTR_UNSPEC", "none"),
-            ("OVPN_GET_PEER_RESP_ATTR_PEER_ID", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_SOCKADDR_REMOTE", "cdata"),
-            ("OVPN_GET_PEER_RESP_ATTR_IPV4", "cdata"),
-            ("OVPN_GET_PEER_RESP_ATTR_IPV6", "cdata"),
-            ("OVPN_GET_PEER_RESP_ATTR_LOCAL_IP", "cdata"),
-            ("OVPN_GET_PEER_RESP_ATTR_LOCAL_PORT", "be16"),
-            ("OVPN_GET_PEER_RESP_ATTR_KEEPALIVE_INTERVAL", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_KEEPALIVE_TIMEOUT", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_VPN_RX_BYTES", "uint64"),
-            ("OVPN_GET_PEER_RESP_ATTR_VPN_TX_BYTES", "uint64"),
-            ("OVPN_GET_PEER_RESP_ATTR_VPN_RX_PACKETS", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_VPN_TX_PACKETS", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_LINK_RX_BYTES", "uint64"),
-            ("OVPN_GET_PEER_RESP_ATTR_LINK_TX_BYTES", "uint64"),
-            ("OVPN_GET_PEER_RESP_ATTR_LINK_RX_PACKETS", "uint32"),
-            ("OVPN_GET_PEER_RESP_ATTR_LINK_TX_PACKETS", "uint32"),
-        )
-
-
-MESSAGE = OvpnDcoMsg
+# enum ovpn_netlink_get_peer_response_attrs, OVPN_GET_PEER_RESP_ATTR_ + name, in enum order
+# (index = attribute number).
+PEER_ATTRIBUTES = (
+    ("UNSPEC", None),
+    ("PEER_ID", u32),
+    ("SOCKADDR_REMOTE", raw_bytes),
+    ("IPV4", raw_bytes),
+    ("IPV6", raw_bytes),
+    ("LOCAL_IP", raw_bytes),
+    ("LOCAL_PORT", be16),
+    ("KEEPALIVE_INTERVAL", u32),
+    ("KEEPALIVE_TIMEOUT", u32),
+    ("VPN_RX_BYTES", u64),
+    ("VPN_TX_BYTES", u64),
+    ("VPN_RX_PACKETS", u32),
+    ("VPN_TX_PACKETS", u32),
+    ("LINK_RX_BYTES", u64),
+    ("LINK_TX_BYTES", u64),
+    ("LINK_RX_PACKETS", u32),
+    ("LINK_TX_PACKETS", u32),
+)
 
 
 def get_peers_request(ifindex):
-    msg = OvpnDcoMsg()
-    msg["cmd"] = CMD_GET_PEER
-    msg["version"] = 1
-    msg["attrs"] = [("OVPN_ATTR_IFINDEX", ifindex)]
-    return msg
+    """The command and attributes of a GET_PEER dump of interface ``ifindex``."""
+    return CMD_GET_PEER, attribute(ATTR_IFINDEX, u32_bytes(ifindex))
 
 
-def peer_from_reply(reply):
-    """One GET_PEER reply to the collection's peer dict (the same keys for both families)."""
-    peer = reply.get_attr("OVPN_ATTR_GET_PEER")
-    if peer is None:
+def peer_from_reply(message):
+    """One GET_PEER reply message to the collection's peer dict (the same keys for both families)."""
+    nested = genl_attributes(message).get(ATTR_GET_PEER)
+    if nested is None:
         return None
-
-    def get(name):
-        return peer.get_attr("OVPN_GET_PEER_RESP_ATTR_" + name)
-
+    peer = decode_table(PEER_ATTRIBUTES, parse_attributes(nested))
+    get = peer.get
     remote = decode_sockaddr(get("SOCKADDR_REMOTE"))
     return {
         "id": get("PEER_ID"),

@@ -11,14 +11,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoEr
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import generation_for_link_kind
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _ovpn_dco_v2
-
-try:
-    from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
-    from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.generic import GenericNetlinkSocket
-    HAS_PYROUTE2 = True
-except ImportError:
-    HAS_PYROUTE2 = False
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._socket import NetlinkError, genl_dump
 
 # Generic netlink family name -> the file that knows its attributes.
 FAMILIES = {family.FAMILY: family for family in (_ovpn_dco_v2, _ovpn)}
@@ -29,7 +22,7 @@ class NetlinkFamilyError(DcoError):
 
 
 def decode_peers(family, replies):
-    """Replies of a GET_PEER dump to peer dicts, skipping replies without a peer."""
+    """Reply messages of a GET_PEER dump to peer dicts, skipping replies without a peer."""
     peers = [family.peer_from_reply(reply) for reply in replies]
     return [peer for peer in peers if peer is not None]
 
@@ -39,30 +32,23 @@ def family_for_link_kind(link_kind):
     return FAMILIES[generation_for_link_kind(link_kind).genl_family]
 
 
-def kernel_peers(link_kind, ifindex, socket_factory=None):
-    """Every peer the kernel holds for interface ``ifindex`` of ``link_kind``."""
+def kernel_peers(link_kind, ifindex, sock=None):
+    """Every peer the kernel holds for interface ``ifindex`` of ``link_kind``.
+
+    ``sock`` stands in for the netlink socket in tests."""
     family = family_for_link_kind(link_kind)
-    factory = socket_factory or GenericNetlinkSocket
-    sock = factory()
+    cmd, attributes = family.get_peers_request(ifindex)
     try:
-        try:
-            sock.bind(family.FAMILY, family.MESSAGE)
-        except NetlinkError as error:
-            if error.code == errno.ENOENT:
-                raise NetlinkFamilyError(
-                    "read peers of interface %d: generic netlink family '%s' not found: is the %s "
-                    "kernel module loaded?" % (ifindex, family.FAMILY, family.FAMILY))
-            raise
-        try:
-            replies = sock.nlm_request(family.get_peers_request(ifindex), msg_type=sock.prid,
-                                       msg_flags=NLM_F_REQUEST | NLM_F_DUMP)
-        except NetlinkError as error:
-            if error.code == errno.EPERM:
-                raise NetlinkFamilyError(
-                    "read peers of interface %d: the kernel wants CAP_NET_ADMIN: run with become."
-                    % ifindex)
-            raise NetlinkFamilyError("read peers of interface %d over %s: %s"
-                                     % (ifindex, family.FAMILY, error))
-        return decode_peers(family, replies)
-    finally:
-        sock.close()
+        replies = genl_dump(family.FAMILY, cmd, attributes, sock=sock)
+    except NetlinkError as error:
+        if error.errno == errno.ENOENT:
+            raise NetlinkFamilyError(
+                "read peers of interface %d: generic netlink family '%s' not found: is the %s "
+                "kernel module loaded?" % (ifindex, family.FAMILY, family.FAMILY))
+        if error.errno == errno.EPERM:
+            raise NetlinkFamilyError(
+                "read peers of interface %d: the kernel wants CAP_NET_ADMIN: run with become." % ifindex)
+        raise NetlinkFamilyError("read peers of interface %d over %s: %s" % (ifindex, family.FAMILY, error))
+    except OSError as error:
+        raise NetlinkFamilyError("read peers of interface %d over %s: %s" % (ifindex, family.FAMILY, error))
+    return decode_peers(family, replies)

@@ -10,10 +10,12 @@ to do, so one broken instance never hides the others.
 from __future__ import annotations
 
 import datetime
+import errno
 import ipaddress
 import socket
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._socket import NetlinkError, ipv4_addresses, link_by_name
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import parse_management_state, parse_management_status
 
 try:
@@ -21,8 +23,6 @@ try:
 except ImportError:
     x509 = None
 
-PYROUTE2_MISSING = ("python3-pyroute2 is missing on the host: install it (apt install python3-pyroute2, "
-                    "or let the ovpnfleet.dco.health role do it) to read link kinds and kernel peers")
 CRYPTOGRAPHY_MISSING = "python3-cryptography is missing on the host: install it to read certificate expiry"
 MANAGEMENT_TIMEOUT = 3.0
 MANAGEMENT_MAX_CHARS = 32 * 1024 * 1024
@@ -34,45 +34,35 @@ class TunnelHost:
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
 
     def link(self, ifname):
-        """{ifindex, kind, addresses} of an interface, or {error}.
-
-        A tun/tap device carries the tun driver's ``tun_flags`` in sysfs, which no DCO device
-        has: that answers a userspace host without importing pyroute2 (a third of the module's
-        time on such a host, so most of a fleet sweep). Anything else is asked over rtnetlink.
-        """
-        if self.probe.exists("/sys/class/net/%s/tun_flags" % ifname):
-            index = (self.probe.read("/sys/class/net/%s/ifindex" % ifname) or "").strip()
-            return {"ifindex": int(index) if index.isdigit() else None, "kind": "tun", "addresses": None}
-        return self._rtnetlink_link(ifname)
-
-    def _rtnetlink_link(self, ifname):
+        """{ifindex, kind} of an interface over rtnetlink (``tun`` for OpenVPN's userspace device), or {error}."""
         try:
-            from pyroute2 import IPRoute
-        except ImportError:
-            return {"error": PYROUTE2_MISSING}
-        with IPRoute() as ipr:
-            found = ipr.link_lookup(ifname=ifname)
-            if not found:
+            link = link_by_name(ifname)
+        except NetlinkError as error:
+            if error.errno == errno.ENODEV:
                 return {"error": "interface %s does not exist although OpenVPN opened it: is the instance restarting?" % ifname}
-            link = ipr.get_links(found[0])[0]
-            info = link.get_attr("IFLA_LINKINFO")
-            kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-            addresses = ["%s/%s" % (address.get_attr("IFA_ADDRESS"), address["prefixlen"])
-                         for address in ipr.get_addr(index=found[0], family=socket.AF_INET)]
-        return {"ifindex": found[0], "kind": kind or "tun", "addresses": addresses}
+            return {"error": error.strerror}
+        except OSError as error:
+            return {"error": "read link %s over rtnetlink: %s" % (ifname, error)}
+        return {"ifindex": link["ifindex"], "kind": link["kind"] or "tun"}
 
     def first_host(self, ifname):
         """The first address of the interface's IPv4 subnet (the usual server address), or None."""
-        link = self._rtnetlink_link(ifname) if ifname else None
-        if not link or link.get("error") or not link["addresses"]:
+        link = self.link(ifname) if ifname else None
+        if not link or link.get("error"):
             return None
-        network = ipaddress.ip_interface(link["addresses"][0]).network
+        try:
+            addresses = ipv4_addresses(link["ifindex"])
+        except OSError:
+            return None
+        if not addresses:
+            return None
+        network = ipaddress.ip_interface(addresses[0]).network
         # A /31 or /32 (net30 clients) names no server address.
         return str(network.network_address + 1) if network.prefixlen < 31 else None
 
     def peers(self, kind, ifindex):
         try:
-            # Imported here: pyroute2's generic netlink is only needed on a host with DCO devices.
+            # Imported here: only a host with DCO devices asks generic netlink.
             from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _peers
             return _peers.kernel_peers(kind, ifindex)
         except DcoError as error:

@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING, PYROUTE2_MISSING
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout_plan as plan_of
 
 TOP = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -113,7 +113,7 @@ def test_config_that_stays_in_userspace_is_not_restarted():
     assert "office: stays in userspace, peers need the same fragment size" in plan["lines"]
 
 
-@pytest.mark.parametrize("problem", [PYROUTE2_MISSING, "ca: " + CRYPTOGRAPHY_MISSING])
+@pytest.mark.parametrize("problem", [CRYPTOGRAPHY_MISSING, "ca: " + CRYPTOGRAPHY_MISSING])
 def test_a_host_lacking_tunnel_infos_libraries_gets_them_even_when_converged(problem):
     assert plan_of.host_plan(host(inst("lab", "client", dco=True, problems=[problem])))["requirements"] is True
     assert plan_of.host_plan(host(inst("lab", "client", dco=True, problems=["not running"])))["requirements"] is False

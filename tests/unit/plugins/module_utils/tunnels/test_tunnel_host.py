@@ -1,38 +1,39 @@
 # -*- coding: utf-8 -*-
 # Copyright: ovpnfleet.dco contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TunnelHost.link: tun devices from sysfs, everything else over rtnetlink (pyroute2)."""
+"""TunnelHost: the link and its subnet over rtnetlink, the management reply's size limit."""
 
 from __future__ import annotations
 
-import sys
+import errno
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import PYROUTE2_MISSING, TunnelHost
+import pytest
 
-
-class SysfsProbe:
-    def __init__(self, files):
-        self.files = files
-
-    def exists(self, path):
-        return path in self.files
-
-    def read(self, path):
-        return self.files.get(path)
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink import _socket
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels import _host
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
 
 
-def test_a_tun_device_is_known_from_sysfs_without_pyroute2(monkeypatch):
-    # The tun driver's attribute, as on the lab containers' tun0.
-    probe = SysfsProbe({"/sys/class/net/tun0/tun_flags": "0x1001\n", "/sys/class/net/tun0/ifindex": "7\n"})
-    monkeypatch.setitem(sys.modules, "pyroute2", None)
-    assert TunnelHost(probe).link("tun0") == {"ifindex": 7, "kind": "tun", "addresses": None}
+@pytest.mark.parametrize("kind, expected", [("ovpn-dco", "ovpn-dco"), ("ovpn", "ovpn"), ("tun", "tun"),
+                                              (None, "tun")])
+def test_link_kind_comes_from_rtnetlink(monkeypatch, kind, expected):
+    monkeypatch.setattr(_host, "link_by_name", lambda ifname: {"ifindex": 7, "kind": kind})
+    assert TunnelHost(probe=None).link("tun0") == {"ifindex": 7, "kind": expected}
 
 
-def test_any_other_device_needs_rtnetlink_and_says_so_without_pyroute2(monkeypatch):
-    probe = SysfsProbe({"/sys/class/net/tun0/ifindex": "7\n"})
-    monkeypatch.setitem(sys.modules, "pyroute2", None)
-    assert TunnelHost(probe).link("tun0") == {"error": PYROUTE2_MISSING}
-    assert TunnelHost(probe).first_host("tun0") is None
+@pytest.mark.parametrize("addresses, server", [(["10.8.1.1/24"], "10.8.1.1"), (["10.8.1.7/24"], "10.8.1.1"),
+                                               (["10.9.0.2/32"], None), ([], None)])
+def test_first_host_is_the_subnets_first_address(monkeypatch, addresses, server):
+    monkeypatch.setattr(_host, "link_by_name", lambda ifname: {"ifindex": 7, "kind": "ovpn"})
+    monkeypatch.setattr(_host, "ipv4_addresses", lambda ifindex: addresses if ifindex == 7 else ["192.0.2.1/24"])
+    assert TunnelHost(probe=None).first_host("tun0") == server
+
+
+def test_an_unreadable_link_says_why_in_the_kernels_words(monkeypatch):
+    def denied(ifname):
+        raise _socket.NetlinkError(errno.EPERM, "read link %s" % ifname)
+    monkeypatch.setattr(_host, "link_by_name", denied)
+    assert TunnelHost(probe=None).link("tun0") == {"error": "read link tun0: Operation not permitted"}
 
 
 def test_a_management_reply_without_end_is_cut_off(monkeypatch):
