@@ -69,10 +69,20 @@ def list_units(probe):
         fields = line.split()
         if fields and INSTANCE_NAME.match(fields[0]):
             units.append(fields[0])
+    if not units:
+        # systemctl show without a unit shows the manager itself.
+        return []
+    # One systemctl for all units (each costs a fifth of a second on a slow VM); Id matches each
+    # block to its unit, whatever order systemctl prints them in.
+    shown = probe.run(["systemctl", "show", "--property=Id,ActiveState,MainPID", "--"] + units)
+    by_id = {}
+    for block in shown.stdout.split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            by_id[props["Id"]] = props
     found = []
     for unit in units:
-        shown = probe.run(["systemctl", "show", "--property=ActiveState,MainPID", "--", unit])
-        props = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+        props = by_id.get(unit, {})
         found.append((unit, props.get("ActiveState", "unknown"), int(props.get("MainPID", "0") or 0)))
     return found
 

@@ -23,6 +23,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import Comman
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels import _restart
 from ansible_collections.ovpnfleet.dco.plugins.modules import openvpn_restart
 from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.plugins.module_utils.tunnels.test_tunnels import one_systemctl_show
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "tunnels", "debian12-dco.json")
 SERVER = "openvpn-server@lab.service"
@@ -82,6 +83,7 @@ class Host(ReplayProbe):
 
     def __init__(self, socket_path=None, restart_rc=0):
         record = copy.deepcopy(load_fixture(FIXTURE)["probe"])
+        one_systemctl_show(record["run"])
         if socket_path:
             record["read"]["/etc/openvpn/server/lab.conf"] += "management %s unix\n" % socket_path
         super().__init__(record)

@@ -13,8 +13,10 @@ import os
 
 import pytest
 
+from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import CommandResult
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.host._facts import gather_host_facts
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels import _instances as tunnels
-from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import load_fixture
+from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import ReplayProbe, load_fixture, without_access_server
 from ansible_collections.ovpnfleet.dco.tests.unit.tunnel_hosts import ReplayTunnelHost
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "tunnels")
@@ -33,6 +35,7 @@ def asked_as_today(fixture):
         probe["read_tail"]["%s %d" % (path, tunnels.LOG_TAIL_BYTES)] = [probe["read"].pop(path), None]
     for command in [command for command in probe["run"] if command.startswith("journalctl ")]:
         probe["run"][command + " --lines=%d" % tunnels.LOG_TAIL_LINES] = probe["run"].pop(command)
+    one_systemctl_show(probe["run"])
     pids = [entry.split("/")[2] for entry in probe["read_bytes"] if entry.endswith("/cmdline")]
     probe.setdefault("file_id", {})
     for pid in ["self"] + pids:
@@ -40,6 +43,25 @@ def asked_as_today(fixture):
         probe["read_link"]["/proc/%s/ns/mnt" % pid] = "mnt:[4026531841]"
         probe["file_id"]["/proc/%s/root" % pid] = "2049:2"
     return fixture
+
+
+SHOW = "systemctl show --property=Id,ActiveState,MainPID --"
+
+
+def one_systemctl_show(run):
+    """The recorder's one ``systemctl show`` per unit as the one call for all units asked today:
+    the same properties, each block headed by its unit's Id, in the order list-units gave."""
+    units = [key.rsplit(" ", 1)[1] for key in run if key.startswith("systemctl show --property=ActiveState,MainPID -- ")]
+    listed = run.get("systemctl list-units --all --plain --no-legend --no-pager openvpn-server@* openvpn-client@* openvpn@*")
+    if not units or not listed:
+        return
+    order = [line.split()[0] for line in listed[1].splitlines() if line.split()]
+    units.sort(key=order.index)
+    blocks = []
+    for unit in units:
+        _rc, out, _err = run.pop("systemctl show --property=ActiveState,MainPID -- " + unit)
+        blocks.append("Id=%s\n%s" % (unit, out))
+    run[" ".join([SHOW] + units)] = [0, "\n".join(blocks), ""]
 
 
 def replay(name, **options):
@@ -113,9 +135,10 @@ def test_certificates_close_to_expiry_are_problems():
 def test_a_stopped_client_is_unhealthy():
     fixture = asked_as_today(load_fixture(os.path.join(FIXTURES, "debian13-bpo-dco.json")))
     stopped = copy.deepcopy(fixture)
-    show = "systemctl show --property=ActiveState,MainPID -- openvpn-client@lab.service"
-    pid = [line.split("=")[1] for line in stopped["probe"]["run"][show][1].splitlines() if line.startswith("MainPID=")][0]
-    stopped["probe"]["run"][show] = [0, "MainPID=0\nActiveState=inactive\n", ""]
+    show = SHOW + " openvpn-client@lab.service openvpn-server@lab.service"
+    client, server = stopped["probe"]["run"][show][1].split("\n\n")
+    pid = [line.split("=")[1] for line in client.splitlines() if line.startswith("MainPID=")][0]
+    stopped["probe"]["run"][show] = [0, "Id=openvpn-client@lab.service\nMainPID=0\nActiveState=inactive\n\n" + server, ""]
     stopped["probe"]["listdir"]["/proc"].remove(pid)
     instances = tunnels.gather(ReplayTunnelHost(stopped), fixture["options"])
     client = next(i for i in instances if i["unit"] == "openvpn-client@lab.service")
@@ -190,3 +213,76 @@ def test_tunnel_address_from_the_config(lines, address):
     from ansible_collections.ovpnfleet.dco.plugins.module_utils.openvpn._config import parse_text
     last = {d.name: d for d in parse_text("\n".join(lines) + "\n", "/etc/openvpn/x.conf").directives}
     assert tunnels.tunnel_address(last) == address
+
+
+class _Systemd:
+    """systemctl answering list-units and show as systemd 252 does (Debian 12, seen on the lab)."""
+
+    def __init__(self, listed, shown):
+        self.listed, self.shown, self.asked = listed, shown, []
+
+    def run(self, argv):
+        self.asked.append(argv)
+        return CommandResult(0, self.listed if argv[1] == "list-units" else self.shown, "")
+
+
+def test_list_units_asks_systemctl_show_once_and_matches_blocks_by_id():
+    listed = ("openvpn-client@lab.service loaded active running OpenVPN tunnel for lab\n"
+              "openvpn-server@lab.service loaded active running OpenVPN service for lab\n"
+              "openvpn@gone.service not-found inactive dead openvpn@gone.service\n")
+    # Blocks in another order than asked, and none for the third unit.
+    shown = ("MainPID=1039\nId=openvpn-server@lab.service\nActiveState=active\n\n"
+             "MainPID=1120\nId=openvpn-client@lab.service\nActiveState=active\n")
+    probe = _Systemd(listed, shown)
+    assert tunnels.list_units(probe) == [("openvpn-client@lab.service", "active", 1120),
+                                         ("openvpn-server@lab.service", "active", 1039),
+                                         ("openvpn@gone.service", "unknown", 0)]
+    assert probe.asked[1:] == [["systemctl", "show", "--property=Id,ActiveState,MainPID", "--",
+                                "openvpn-client@lab.service", "openvpn-server@lab.service", "openvpn@gone.service"]]
+
+
+def test_list_units_without_openvpn_units_shows_nothing():
+    probe = _Systemd("", "Id=\nActiveState=active\nMainPID=1\n")
+    assert tunnels.list_units(probe) == []
+    assert [argv[1] for argv in probe.asked] == ["list-units"]
+
+
+def _converged_debian12_facts():
+    """The recorded Debian 12 host with ovpn-dco-v2 loaded, as the lab's converged VM has it."""
+    record = copy.deepcopy(load_fixture(os.path.join(FIXTURES, "..", "host_info", "debian12-fresh.json"))["probe"])
+    record["exists"]["/sys/module/ovpn_dco_v2"] = True
+    record["read"]["/sys/module/ovpn_dco_v2/version"] = "0.0+git20231103\n"
+    return record
+
+
+@pytest.mark.parametrize("access_server, asks_apt", [
+    (False, False),  # OpenVPN 2.6's module is loaded: nothing apt offers changes the verdict
+    (True, True),    # Access Server's own version may need another module's packages
+])
+def test_tunnel_info_asks_apt_on_a_converged_host_only_beside_access_server(monkeypatch, access_server, asks_apt):
+    from ansible_collections.ovpnfleet.dco.plugins.modules import tunnel_info
+    from ansible_collections.ovpnfleet.dco.tests.unit.plugins.module_utils.tunnels.test_tunnels_access_server import (
+        PARAMS,
+        plain_and_access_server,
+    )
+    fixture = plain_and_access_server() if access_server else asked_as_today(
+        load_fixture(os.path.join(FIXTURES, "debian12-dco.json")))
+    without_access_server(fixture["probe"])
+    asked = []
+
+    class Facts(ReplayProbe):
+        def run(self, argv):
+            asked.append(argv[0])
+            return super().run(argv)
+
+    def gather(_probe, **options):
+        return gather_host_facts(Facts(_converged_debian12_facts()), **options)
+
+    monkeypatch.setattr(tunnel_info, "gather_host_facts", gather)
+    quick = tunnel_info.tunnel_info(dict(PARAMS), ReplayTunnelHost(fixture))
+    assert ("apt-cache" in asked) is asks_apt
+    # Asking apt anyway changes nothing tunnel_info reports.
+    monkeypatch.setattr(tunnel_info, "gather_host_facts",
+                        lambda _probe, **options: gather(_probe, **dict(options, packages_if_ready=True)))
+    assert tunnel_info.tunnel_info(dict(PARAMS), ReplayTunnelHost(fixture)) == quick
+    assert quick["readiness"]["status"] == "ready"
