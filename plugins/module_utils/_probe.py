@@ -28,6 +28,10 @@ SYSTEM_BIN_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
 # The most any read takes: far above a config, a kernel module or a status file of thousands of
 # clients, far below what hurts a host.
 MAX_READ_BYTES = 32 * 1024 * 1024
+# One read() asks for at most this much: Linux refuses a /proc/sys read whose count reaches
+# KMALLOC_MAX_SIZE (4 MiB on x86_64) with ENOMEM, so one read of MAX_READ_BYTES + 1 made
+# /proc/sys/kernel/osrelease and modules_disabled unreadable (fs/proc/proc_sysctl.c).
+READ_CHUNK_BYTES = 256 * 1024
 
 
 class FileProbe:
@@ -88,6 +92,11 @@ class FileProbe:
     def exists(self, path):
         return os.path.exists(path)
 
+    def uname(self):
+        """The kernel's uname(2) answer (``release``, ``machine``...): what ``uname -r`` and
+        ``uname -m`` print, without running them."""
+        return os.uname()
+
     def listdir(self, path):
         try:
             return sorted(os.listdir(path))
@@ -112,7 +121,7 @@ def _read_regular(path, limit, tail):
             if started_inside:
                 handle.seek(found.st_size - limit)
             # /proc and /sys files stat as size 0 or 4096: the size is no bound, the read is.
-            data = handle.read(limit + 1)
+            data = _read_at_most(handle, limit + 1)
     except OSError as error:
         return None, _why(error)
     if len(data) > limit:
@@ -123,6 +132,17 @@ def _read_regular(path, limit, tail):
         # The first line is cut: keep whole lines only.
         data = data[data.find(b"\n") + 1:]
     return data, None
+
+
+def _read_at_most(handle, count):
+    chunks, left = [], count
+    while left > 0:
+        chunk = handle.read(min(left, READ_CHUNK_BYTES))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _why(error):

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import namedtuple
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import (
     RC_NOT_FOUND,
@@ -25,6 +26,9 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import (
     FileProbe,
 )
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import SACLI
+
+# The two fields of os.uname() fact gathering reads.
+Uname = namedtuple("Uname", ["release", "machine"])
 
 
 class LocalProbe(FileProbe):
@@ -69,6 +73,11 @@ class RecordingProbe:
         self.record["listdir"][path] = value = self._inner.listdir(path)
         return value
 
+    def uname(self):
+        value = self._inner.uname()
+        self.record["uname"] = {"release": value.release, "machine": value.machine}
+        return value
+
     def read_link(self, path):
         self.record["read_link"][path] = value = self._inner.read_link(path)
         return value
@@ -107,6 +116,15 @@ class ReplayProbe:
 
     def listdir(self, path):
         return self._answer("listdir", path)
+
+    def uname(self):
+        """The recorded uname(2) answer; recordings made before the probe had one answer with
+        what the host printed for ``/proc/sys/kernel/osrelease``, ``uname -r`` and ``uname -m``."""
+        if "uname" in self._record:
+            found = self._record["uname"]
+            return Uname(found["release"], found["machine"])
+        release = self._record["read"].get("/proc/sys/kernel/osrelease") or self._answer("run", "uname -r")[1]
+        return Uname(release.strip(), self._answer("run", "uname -m")[1].strip())
 
     def read_link(self, path):
         return self._answer("read_link", path)

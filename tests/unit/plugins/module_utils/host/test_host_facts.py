@@ -233,3 +233,73 @@ def test_sweeps_skip_apt_where_the_module_openvpn_needs_is_loaded(loaded, asks_a
     assert (quick["status"], quick["flavour"], quick["method"], quick["reasons"]) == (
         full["status"], full["flavour"], full["method"], full["reasons"])
     assert asks_apt or quick["status"] == "ready"
+
+
+def _regex_kernel_config(text):
+    """What parse_kernel_config returned while it matched two regexes per line: the reference."""
+    import re
+    options = {}
+    for line in text.splitlines():
+        match = re.match(r"^(CONFIG_\w+)=(.*)$", line)
+        if match:
+            options[match.group(1)] = match.group(2).strip('"')
+            continue
+        match = re.match(r"^# (CONFIG_\w+) is not set$", line)
+        if match:
+            options[match.group(1)] = "n"
+    return options
+
+
+def _recorded_kernel_configs():
+    import glob
+    import os
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "host_info")
+    for path in sorted(glob.glob(os.path.join(here, "*.json"))):
+        record = _host_info_fixture(os.path.basename(path)[:-len(".json")])["probe"]
+        for name, text in sorted(record["read"].items()):
+            if text and (name.startswith("/boot/config-") or name == "/proc/config.gz"):
+                yield pytest.param(text, id="%s:%s" % (os.path.basename(path), name))
+
+
+@pytest.mark.parametrize("text", list(_recorded_kernel_configs()) + [
+    "CONFIG_A=y\r\nCONFIG_B=\"x=y\"\n# CONFIG_C is not set\n#CONFIG_D is not set\n# CONFIG_E is not set \n",
+    "CONFIG_=y\nCONFIG__=m\nCONFIG_9=1\nCONFIG_Ä=y\nCONFIG_A-B=y\nCONFIG_A B=y\nCONFIG_X\n CONFIG_Y=y\n",
+    "# CONFIG_ is not set\n# CONFIG_A B is not set\n# CONFIG_ÄÖ is not set\n# CONFIG_X=y is not set\n",
+    "CONFIG_S=\"quoted \"inside\"\"\nCONFIG_T=\nCONFIG_U==\nconfig_v=y\n\n# comment\n",
+])
+def test_parse_kernel_config_matches_the_regex_it_replaced(text):
+    assert len(text) < 1000 or len(_regex_kernel_config(text)) > 1000, "a recorded config has its options"
+    assert parse_kernel_config(text) == _regex_kernel_config(text)
+
+
+def test_kernel_release_and_arch_come_from_uname_not_commands():
+    # debian13-stock-dco was recorded while /proc/sys read nothing, so it ran uname -r too.
+    probe = _CountingProbe(_host_info_fixture("debian13-stock-dco")["probe"])
+    facts = gather_host_facts(probe)
+    assert (facts["kernel"]["release"], facts["kernel"]["arch"]) == ("6.12.118+deb13-amd64", "x86_64")
+    assert "uname" not in probe.commands
+
+
+def test_the_probe_answers_uname_as_the_commands_would():
+    import os
+    from ansible_collections.ovpnfleet.dco.tests.unit.host_probes import LocalProbe
+    probe = LocalProbe()
+    assert probe.uname().release == probe.run(["uname", "-r"]).stdout.strip() == os.uname().release
+    assert probe.uname().machine == probe.run(["uname", "-m"]).stdout.strip()
+
+
+def test_the_probe_reads_proc_sys():
+    # Linux answers ENOMEM to a /proc/sys read that asks for KMALLOC_MAX_SIZE (4 MiB) or more.
+    import os
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils._probe import FileProbe
+    assert FileProbe().read("/proc/sys/kernel/osrelease") == os.uname().release + "\n"
+
+
+def test_the_probe_reads_in_chunks_with_the_same_bounds(tmp_path):
+    from ansible_collections.ovpnfleet.dco.plugins.module_utils import _probe
+    path = tmp_path / "big"
+    data = b"".join(b"line %07d\n" % number for number in range(60000))   # 780 kB: several chunks
+    path.write_bytes(data)
+    assert _probe._read_regular(str(path), len(data), tail=False) == (data, None)
+    assert _probe._read_regular(str(path), len(data) - 1, tail=False) == (None, "larger than %d bytes" % (len(data) - 1))
+    assert _probe._read_regular(str(path), 33, tail=True) == (data[-26:], None)  # whole lines only
