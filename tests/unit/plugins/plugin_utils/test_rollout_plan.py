@@ -182,6 +182,18 @@ def _tasks(*path):
         return yaml.safe_load(handle)
 
 
+def test_a_host_with_nothing_to_check_is_planned_as_the_checks_would_plan_it():
+    # plan.yml skips the checks where the first plan's ``requirements`` is false: that must be
+    # the plan the checks give (no config to check, kmod not asked).
+    for tunnels in (host(inst("lab", "server", dco=True), inst("ring", "client", dco=True, target="10.8.1.1")),
+                    host(inst("lab", "client", dco=True, problems=["not running"]))):
+        first = plan_of.host_plan(tunnels)
+        assert first["requirements"] is False
+        assert first == plan_of.host_plan(tunnels, [], None)
+    # And where an instance could switch, the first plan asks for the checks.
+    assert plan_of.host_plan(host(inst("office", "server")))["requirements"] is True
+
+
 def test_a_converged_host_costs_one_module_call():
     # Issue 16: a converged re-run passed every host through every play (kmod decided three
     # times, installed, apt, tunnel_info twice). Now the build and switch plays skip it, and in
@@ -190,14 +202,21 @@ def test_a_converged_host_costs_one_module_call():
     between = plays[1:-2]
     assert between and all(play["hosts"].endswith(":&dco_switch") for play in between), [p["hosts"] for p in between]
     plan_tasks = _tasks("roles", "rollout", "tasks", "plan.yml")
-    reads = [task for task in plan_tasks if task.get("ansible.builtin.include_role", {}).get("tasks_from") == "gather.yml"]
-    assert "when" not in reads[0] and "rollout_installed" in reads[1]["when"]
-    guarded = {task["name"]: str(task.get("when", "")) + str(task.get("loop", "")) for task in plan_tasks
-               if set(task) & {"ovpnfleet.dco.config", "ovpnfleet.dco.kmod", "ansible.builtin.include_role"}}
-    for name, guard in guarded.items():
-        if "gather.yml" in str([t for t in plan_tasks if t["name"] == name]) and "rollout_installed" not in guard:
-            continue
-        assert "rollout_plan" in guard or "rollout_installed" in guard, name
+    # plan.yml: one read, then only controller-side tasks, and the checks behind the first plan.
+    on_host = [task for task in plan_tasks if set(task) & {"ovpnfleet.dco.config", "ovpnfleet.dco.kmod",
+                                                           "ansible.builtin.include_role", "ansible.builtin.include_tasks"}]
+    read, checks = on_host
+    assert read["ansible.builtin.include_role"]["tasks_from"] == "gather.yml" and "when" not in read
+    assert checks["ansible.builtin.include_tasks"] == "plan_checks.yml"
+    assert checks["when"] == "rollout_host_plan.requirements"
+    first_plan = next(task for task in plan_tasks if "rollout_host_plan" in task.get("ansible.builtin.set_fact", {}))
+    assert plan_tasks.index(first_plan) < plan_tasks.index(checks)
+    # plan_checks.yml: the second read only after an install, the kmod role only where a unit switches.
+    check_tasks = _tasks("roles", "rollout", "tasks", "plan_checks.yml")
+    reread = next(task for task in check_tasks if "gather.yml" in str(task))
+    assert "rollout_installed" in reread["when"]
+    kmod = next(task for task in check_tasks if "ovpnfleet.dco.kmod" in str(task))
+    assert "needs_module" in kmod["when"]
     report = _tasks("roles", "rollout", "tasks", "report.yml")
     health = next(task for task in report if "ansible.builtin.include_role" in task)
     assert health["vars"]["health_gathered"] == "{{ rollout_run.gathered }}"
