@@ -14,12 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._generations import GENERATIONS
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.access_server._server import DCO_KEY
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout
-
-# tunnel_info's own words for a library it lacks (the part before the advice): a host that says
-# so gets the health role's requirements, and is read again, before anything is decided.
-MISSING_REQUIREMENTS = (CRYPTOGRAPHY_MISSING.split(":", 1)[0],)
 
 PHASE_OF_MODE = {"server": "servers", "p2p": "servers", "client": "clients"}
 
@@ -34,8 +29,8 @@ def host_plan(tunnels, config_checks=None, kmod=None):
 
     - ``dco_possible``, ``why_not``: whether the host can run DCO at all, and why not (on an
       Access Server host: for AS, or for its own instances).
-    - ``requirements``: install tunnel_info's requirements (it said one is missing, or configs
-      are to be checked and units may switch, which the health gate reads with them).
+    - ``needs_checks``: configs are to be checked and the kmod role asked (an instance could
+      switch, or Access Server could); false means this plan is already the final one.
     - ``to_check``: instances whose config preflight checks (``{name, unit, mode, config}``).
     - ``held_back``: why the host is left alone although it could run DCO (the module decision),
       else None; ``outcome`` the matching ``{phase, result, reason}`` for the report.
@@ -67,7 +62,7 @@ def host_plan(tunnels, config_checks=None, kmod=None):
     plan = {
         "dco_possible": possible,
         "why_not": why_not,
-        "requirements": _lacks_requirements(tunnels) or bool(candidates) or bool(server and server["switch"]),
+        "needs_checks": bool(candidates) or bool(server and server["switch"]),
         "to_check": candidates,
         "held_back": held_back,
         "outcome": {"phase": "plan", "result": "held_back", "reason": held_back} if held_back else None,
@@ -188,11 +183,6 @@ def _with_access_server(tunnels, possible, why_not, server):
 
 def _entry(instance):
     return {key: instance.get(key) for key in ("name", "unit", "mode", "config")}
-
-
-def _lacks_requirements(tunnels):
-    problems = [problem for instance in tunnels.get("instances") or [] for problem in instance.get("problems") or []]
-    return any(missing in str(problem) for problem in problems for missing in MISSING_REQUIREMENTS)
 
 
 def _clients(tunnels, checks, units):

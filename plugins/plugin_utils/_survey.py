@@ -36,7 +36,7 @@ _GATE_DELAY = dict(kind="int", default=5, minimum=1, maximum=600, required=True,
                    question="Health gate interval (s)", description="Seconds between health gate checks.")
 _INSTALL_REQS = dict(kind="bool", default=True, required=True,
                      question="Install tunnel_info's requirements",
-                     description="Install python3-cryptography on the hosts (apt).")
+                     description="Does nothing (kept for existing surveys): tunnel_info needs no package on the hosts.")
 _KMOD_SOURCE = dict(kind="str", default="auto", required=True,
                     choices=("auto", "ovpn-dco-v2-debian-0.0+git20231103", "ovpn-dco-v2-debian-0.0+git20241121"),
                     question="Module source",

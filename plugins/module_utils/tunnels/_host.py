@@ -17,13 +17,8 @@ import socket
 from ansible_collections.ovpnfleet.dco.plugins.module_utils._errors import DcoError
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._socket import NetlinkError, ipv4_addresses, link_by_name
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._instances import parse_management_state, parse_management_status
+from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._x509 import certificate_facts, crl_next_update
 
-try:
-    from cryptography import x509
-except ImportError:
-    x509 = None
-
-CRYPTOGRAPHY_MISSING = "python3-cryptography is missing on the host: install it to read certificate expiry"
 MANAGEMENT_TIMEOUT = 3.0
 MANAGEMENT_MAX_CHARS = 32 * 1024 * 1024
 
@@ -89,21 +84,18 @@ class TunnelHost:
             return {"error": str(error)}
 
     def certificate_days(self, name, source):
-        if x509 is None:
-            return {"error": CRYPTOGRAPHY_MISSING}
         data = source["inline"].encode("ascii", "replace") if "inline" in source else self.probe.read_bytes(source["path"])
         if data is None:
             return {"error": "cannot read %s" % source["path"]}
         try:
             if name == "crl-verify":
-                next_update = _utc(x509.load_pem_x509_crl(data), "next_update")
+                next_update = crl_next_update(data)
                 return {"next_update": next_update.isoformat(), "days_left": (next_update - self.now).days}
-            cert = x509.load_pem_x509_certificate(data)
+            cert = certificate_facts(data)
         except ValueError as error:
             return {"error": "cannot parse %s: %s" % (source.get("path", "(inline)"), error)}
-        not_after = _utc(cert, "not_valid_after")
-        return {"subject": cert.subject.rfc4514_string(), "not_after": not_after.isoformat(),
-                "days_left": (not_after - self.now).days}
+        return {"subject": cert["subject"], "not_after": cert["not_after"].isoformat(),
+                "days_left": (cert["not_after"] - self.now).days}
 
     def ping(self, target, ifname):
         # One echo proves the tunnel carries traffic; a second try only when the first is lost,
@@ -113,12 +105,6 @@ class TunnelHost:
         if result.rc != 0:
             result = self.probe.run(argv)
         return {"target": target, "ok": result.rc == 0, "summary": (result.stdout.strip().splitlines() or [""])[-1]}
-
-
-def _utc(thing, attribute):
-    """An aware datetime from cryptography 42+ (``*_utc``) or from Debian 12's 38 (naive UTC)."""
-    aware = getattr(thing, attribute + "_utc", None)
-    return aware if aware is not None else getattr(thing, attribute).replace(tzinfo=datetime.timezone.utc)
 
 
 def open_management(path):

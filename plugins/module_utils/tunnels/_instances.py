@@ -386,7 +386,7 @@ def _kernel_side(host, result, said, facts, problems, options):
                             % said["log_source"])
         return
     if link.get("error"):
-        # The kernel could not be asked (pyroute2 missing): OpenVPN's own log still says
+        # The kernel could not be asked over rtnetlink: OpenVPN's own log still says
         # whether it opened a DCO device, which is what a rollout plan needs.
         problems.append(link["error"])
         result["dco_active"] = said["device_dco"]

@@ -11,7 +11,6 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import CRYPTOGRAPHY_MISSING
 from ansible_collections.ovpnfleet.dco.plugins.plugin_utils import _rollout_plan as plan_of
 
 TOP = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -61,7 +60,7 @@ NO_SKIP = {"skip": False, "why": "", "plan_line": "module: ready ovpn-dco-v2 via
 def test_hosts_with_nothing_to_switch_are_converged_before_any_check(tunnels, group, lines):
     first = plan_of.host_plan(tunnels)
     assert first["to_check"] == []
-    assert first["requirements"] is False
+    assert first["needs_checks"] is False
     final = plan_of.host_plan(tunnels, [], None)
     assert (final["group"], final["converged"], final["units"], final["lines"]) == (group, True, [], lines)
 
@@ -71,7 +70,7 @@ def test_mixed_host_restarts_servers_first_and_splits_the_phases():
                    inst("done", "server", dco=True, vpn_ipv4="10.7.0.1"), inst("manual", "client", unit=False))
     first = plan_of.host_plan(tunnels)
     assert [entry["name"] for entry in first["to_check"]] == ["office", "zclient"]
-    assert first["requirements"] is True, "units may switch: the health gate needs tunnel_info's requirements"
+    assert first["needs_checks"] is True, "units may switch: their configs are checked first"
     assert first["units"] == [], "nothing switches before the configs are checked"
     plan = plan_of.host_plan(tunnels, checked(first, zclient=[{"after": "compress migrate", "impact": "compatible"}]), NO_SKIP)
     assert plan["group"] == "dco_switch" and not plan["converged"]
@@ -113,10 +112,8 @@ def test_config_that_stays_in_userspace_is_not_restarted():
     assert "office: stays in userspace, peers need the same fragment size" in plan["lines"]
 
 
-@pytest.mark.parametrize("problem", [CRYPTOGRAPHY_MISSING, "ca: " + CRYPTOGRAPHY_MISSING])
-def test_a_host_lacking_tunnel_infos_libraries_gets_them_even_when_converged(problem):
-    assert plan_of.host_plan(host(inst("lab", "client", dco=True, problems=[problem])))["requirements"] is True
-    assert plan_of.host_plan(host(inst("lab", "client", dco=True, problems=["not running"])))["requirements"] is False
+def test_a_converged_host_with_problems_needs_no_checks():
+    assert plan_of.host_plan(host(inst("lab", "client", dco=True, problems=["not running"])))["needs_checks"] is False
 
 
 def planned(tunnels, **edits):
@@ -188,10 +185,10 @@ def test_a_host_with_nothing_to_check_is_planned_as_the_checks_would_plan_it():
     for tunnels in (host(inst("lab", "server", dco=True), inst("ring", "client", dco=True, target="10.8.1.1")),
                     host(inst("lab", "client", dco=True, problems=["not running"]))):
         first = plan_of.host_plan(tunnels)
-        assert first["requirements"] is False
+        assert first["needs_checks"] is False
         assert first == plan_of.host_plan(tunnels, [], None)
     # And where an instance could switch, the first plan asks for the checks.
-    assert plan_of.host_plan(host(inst("office", "server")))["requirements"] is True
+    assert plan_of.host_plan(host(inst("office", "server")))["needs_checks"] is True
 
 
 def test_a_converged_host_costs_one_module_call():
@@ -208,13 +205,12 @@ def test_a_converged_host_costs_one_module_call():
     read, checks = on_host
     assert read["ansible.builtin.include_role"]["tasks_from"] == "gather.yml" and "when" not in read
     assert checks["ansible.builtin.include_tasks"] == "plan_checks.yml"
-    assert checks["when"] == "rollout_host_plan.requirements"
+    assert checks["when"] == "rollout_host_plan.needs_checks"
     first_plan = next(task for task in plan_tasks if "rollout_host_plan" in task.get("ansible.builtin.set_fact", {}))
     assert plan_tasks.index(first_plan) < plan_tasks.index(checks)
-    # plan_checks.yml: the second read only after an install, the kmod role only where a unit switches.
+    # plan_checks.yml: no second read (nothing is installed any more), the kmod role only where a unit switches.
     check_tasks = _tasks("roles", "rollout", "tasks", "plan_checks.yml")
-    reread = next(task for task in check_tasks if "gather.yml" in str(task))
-    assert "rollout_installed" in reread["when"]
+    assert not [task for task in check_tasks if "gather.yml" in str(task) or "requirements" in str(task)]
     kmod = next(task for task in check_tasks if "ovpnfleet.dco.kmod" in str(task))
     assert "needs_module" in kmod["when"]
     report = _tasks("roles", "rollout", "tasks", "report.yml")
