@@ -80,7 +80,9 @@ def test_ipv4_addresses_are_iproute2s(name):
     fixture = recording(name)
     ifindex = fixture["ip_link"][0]["ifindex"]
     # The dump answers for every interface of the host, in one datagram, ended by DONE.
-    datagram = lambda seq: b"".join(with_seq(raw)(seq) for raw in fixture["getaddr_dump"]) + done(seq)
+
+    def datagram(seq):
+        return b"".join(with_seq(raw)(seq) for raw in fixture["getaddr_dump"]) + done(seq)
     expected = ["%s/%d" % (address.get("address", address["local"]), address["prefixlen"])
                 for entry in fixture["ip_addr"] for address in entry["addr_info"]]
     assert _socket.ipv4_addresses(ifindex, sock=Kernel([datagram])) == expected
@@ -105,7 +107,9 @@ def test_a_dump_split_over_datagrams_is_read_to_its_end():
 
 def test_answers_to_an_earlier_request_are_skipped():
     fixture = recording("links-debian12-ovpn-dco-server")
-    stale = lambda seq: with_seq(fixture["getlink"][0])(seq + 7)
+
+    def stale(seq):
+        return with_seq(fixture["getlink"][0])(seq + 7)
     kernel = Kernel([stale, with_seq(fixture["getlink"][0])])
     assert _socket.link_by_name("tun0", sock=kernel)["kind"] == "ovpn-dco"
 

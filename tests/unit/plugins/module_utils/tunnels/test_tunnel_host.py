@@ -14,8 +14,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels import _host
 from ansible_collections.ovpnfleet.dco.plugins.module_utils.tunnels._host import TunnelHost
 
 
-@pytest.mark.parametrize("kind, expected", [("ovpn-dco", "ovpn-dco"), ("ovpn", "ovpn"), ("tun", "tun"),
-                                              (None, "tun")])
+@pytest.mark.parametrize("kind, expected", [("ovpn-dco", "ovpn-dco"), ("ovpn", "ovpn"), ("tun", "tun"), (None, "tun")])
 def test_link_kind_comes_from_rtnetlink(monkeypatch, kind, expected):
     monkeypatch.setattr(_host, "link_by_name", lambda ifname: {"ifindex": 7, "kind": kind})
     assert TunnelHost(probe=None).link("tun0") == {"ifindex": 7, "kind": expected}
