@@ -265,7 +265,7 @@ def parse(argv):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rerun-runs", type=int, default=None, help="timed enable_dco re-runs per size (default: --runs)")
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--protos", default="tcp", help="tcp,udp adds UDP (offered load unlimited)")
+    parser.add_argument("--protos", default="tcp,udp", help="tcp for TCP only (UDP: offered load unlimited)")
     parser.add_argument("--sizes", default="20,50,100")
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--no-restore", dest="restore", action="store_false",
@@ -299,7 +299,9 @@ def main(argv=None):
             started = now()
             try:
                 part = PARTS[name](args, lab.log)
-            except (RuntimeError, subprocess.SubprocessError) as error:
+            # A part's own defect (ValueError from its numbers, OSError) must not throw away the
+            # parts measured after it either: it is recorded as not measured, with the reason.
+            except (RuntimeError, subprocess.SubprocessError, ValueError, OSError) as error:
                 document["not_measured"] = [e for e in document.get("not_measured", []) if e["part"] != name]
                 document["not_measured"].append({"part": name, "reason": str(error)[:1500]})
                 lab.log("part %s failed: %s" % (name, error))

@@ -24,6 +24,9 @@ NOTE = ("The lab's VMs run under qemu TCG (software CPU emulation) on a 2-core m
 UNITS = {"mbit_s": "Mbit/s", "guest_cpu_s_per_gb": "guest CPU s/GB", "qemu_cpu_s_per_gb": "qemu CPU s/GB",
          "rtt_ms": "ms", "lost_percent": "%", "seconds": "s"}
 HIGHER_IS_BETTER = {"mbit_s"}
+# Shown as figures, never as a ratio: a loss share is 0 in most runs, and 0.1 % against 0.2 % is
+# no "2x" anyone should quote.
+NO_RATIO = {"lost_percent"}
 
 
 def figure(setup, metric, variant, values, unit=None):
@@ -67,6 +70,8 @@ def pair_ratios(figures, numerator_variant, baseline_variant):
     by_key = {(f["setup"], f["metric"], f["variant"]): f for f in figures}
     ratios = []
     for (setup, metric, variant), entry in sorted(by_key.items()):
+        if metric.split(":")[0] in NO_RATIO:
+            continue
         if variant == numerator_variant and (setup, metric, baseline_variant) in by_key:
             ratios.append(ratio_entry(entry, by_key[(setup, metric, baseline_variant)]))
     return ratios

@@ -83,6 +83,30 @@ def test_figures_and_ratios_pair_variants_of_one_setup():
     assert results.validate(document) == []
 
 
+def test_loss_is_a_figure_never_a_ratio_even_when_userspace_lost_nothing():
+    # The evening run of 2026-12-01 lost its ring part to a 0 % userspace UDP loss as a baseline.
+    figures = results.variant_figures("ring:a<-b", {
+        ("dco", "udp", "up"): {"mbit_s": [60.0], "lost_percent": [0.5]},
+        ("userspace", "udp", "up"): {"mbit_s": [20.0], "lost_percent": [0.0]}})
+    ratios = results.pair_ratios(figures, "dco", "userspace")
+    assert [r["metric"] for r in ratios] == ["mbit_s:udp-up"]
+    assert any(f["metric"] == "lost_percent:udp-up" for f in figures)
+
+
+def test_a_part_that_raises_value_error_leaves_the_others_measured(tmp_path, monkeypatch):
+    bench = _bench_main()
+
+    def broken(args, log):
+        raise ValueError("ratio: baseline has a zero median")
+
+    monkeypatch.setattr(bench, "PARTS", dict(bench.PARTS, reconnect=broken))
+    written = []
+    monkeypatch.setattr(bench, "write", lambda out, document: written.append(document) or [])
+    monkeypatch.setattr(bench.report, "render", lambda document, images: "")
+    assert bench.main(["--parts", "reconnect", "--out", str(tmp_path)]) == 0
+    assert written[-1]["not_measured"] == [{"part": "reconnect", "reason": "ratio: baseline has a zero median"}]
+
+
 def test_ratio_across_setups_is_refused():
     one = results.figure("netns:debian12-1", "mbit_s:tcp-up", "dco", [70.0])
     other = results.figure("ring:a<-b", "mbit_s:tcp-up", "userspace", [30.0])
