@@ -154,12 +154,19 @@ def part_ring(args, log):
 
 def part_scale(args, log):
     start_size = len(lab.state()["containers"])
-    series, ratios, figures, setups, profile = {}, [], [], {}, None
+    series, ratios, figures, setups, profile, notes = {}, [], [], {}, None, []
     try:
         for size in args.sizes:
-            lab.ensure(containers=size, log=log)
-            log("sweeps at %d containers" % size)
-            found = sweeps.run("all", args.forks, args.runs, args.rerun_runs, log=log)
+            # A size the lab cannot reach (or a sweep that fails there) keeps the sizes measured
+            # before it; the larger ones are not tried.
+            try:
+                lab.ensure(containers=size, log=log)
+                log("sweeps at %d containers" % size)
+                found = sweeps.run("all", args.forks, args.runs, args.rerun_runs, log=log)
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                notes.append("%d containers: not measured: %s" % (size, str(error)[-600:]))
+                log("scale at %d containers failed: %s" % (size, error))
+                break
             setup = "fleet:%d" % found["hosts"]
             setups[setup] = ("ansible from this machine to %d hosts (%d containers + the VMs), forks %d, "
                              "pipelining on, one warm-up each; enable_dco re-run on the converged fleet "
@@ -180,6 +187,8 @@ def part_scale(args, log):
     finally:
         if args.restore and args.sizes and args.sizes[-1] != start_size:
             lab.ensure(containers=start_size, log=log)
+    if not figures:
+        raise RuntimeError("measure the sweeps: no fleet size gave a figure: %s" % "; ".join(notes))
     _merge_previous(args, setups, figures, ratios, series)
     previous = (args.previous.get("scale") or {}).get("profile") if args.merge else None
     if previous and (profile is None or previous["hosts"] < profile["hosts"]):
@@ -191,7 +200,7 @@ def part_scale(args, log):
             slopes.append({"command": name, "sizes": [p["hosts"] for p in points],
                            "per_host": fit["per_host"], "intercept": fit["intercept"]})
     return {"setups": setups, "figures": figures, "ratios": ratios,
-            "scale": {"series": series, "slopes": slopes}, "profile": profile}
+            "scale": {"series": series, "slopes": slopes}, "profile": profile, "notes": notes}
 
 
 def _merge_previous(args, setups, figures, ratios, series):

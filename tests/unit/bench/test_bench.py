@@ -204,6 +204,31 @@ def test_merge_keeps_sizes_not_measured_again():
         "fleet:22|seconds|ping", "fleet:22|seconds|tunnel_info", "fleet:52|seconds|ping"]
 
 
+def test_a_fleet_size_the_lab_cannot_reach_keeps_the_sizes_before_it(monkeypatch):
+    # The evening run of 2026-12-01 lost 22 and 52 hosts when the lab could not bring up 100.
+    import types  # pylint: disable=import-outside-toplevel
+    bench = _bench_main()
+    reached = []
+
+    def ensure(containers, log):
+        if containers == 100:
+            raise RuntimeError("bring up the lab: 14 of 100 tunnels pass no traffic")
+        reached.append(containers)
+
+    def run(hosts, forks, runs, rerun_runs, log):
+        count = reached[-1] + 2
+        return {"hosts": count, "times": {"ping": [10.0], "tunnel_info": [14.0]}, "rerun_recaps": [], "profiles": []}
+
+    monkeypatch.setattr(bench.lab, "state", lambda: {"containers": {"ct01": {}}})
+    monkeypatch.setattr(bench.lab, "ensure", ensure)
+    monkeypatch.setattr(bench.sweeps, "run", run)
+    args = types.SimpleNamespace(sizes=[20, 50, 100], forks=25, runs=1, rerun_runs=None, restore=False, merge=False,
+                                 previous={})
+    part = bench.part_scale(args, log=lambda message: None)
+    assert sorted(part["setups"]) == ["fleet:22", "fleet:52"]
+    assert part["notes"] == ["100 containers: not measured: bring up the lab: 14 of 100 tunnels pass no traffic"]
+
+
 def test_limit_names_the_host_when_qemu_uses_every_core():
     figures = [results.figure("ring", "mbit_s:tcp-up", "dco", [46.0]),
                results.figure("ring", "guest_cpu_s_per_gb:tcp-up", "dco", [300.0]),
