@@ -57,7 +57,7 @@ port {port}
 proto udp
 dev tun
 topology net30
-server {network} 255.255.255.0
+server {network} {netmask}
 keepalive 10 120
 ca {pki}/ca.crt
 cert {pki}/server.crt
@@ -104,13 +104,16 @@ def plan(vms, containers):
         for position, client in enumerate(ring):
             server = ring[(position + 1) % len(ring)]
             tunnels.append(_tunnel(server, client, vms[server]["lan_ip"],
-                                   "10.8.%d.0" % (_number(vms[server]["lan_ip"]) - 10)))
+                                   "10.8.%d.0" % (_number(vms[server]["lan_ip"]) - 10), "255.255.255.0"))
     names = sorted(containers)
     servers = names[:2 if len(names) >= 4 else 1 if len(names) >= 2 else 0]
     for position, client in enumerate(names[len(servers):]):
         server = servers[position % len(servers)]
+        # net30 gives each client a /30: a /24 holds 62 clients, fewer than a container server
+        # of a 100-container lab has (49, plus clients of an earlier size until their
+        # ping-restart: "no free --ifconfig-pool addresses"). A /22 holds 254.
         tunnels.append(_tunnel(server, client, containers[server]["address"],
-                               "10.9.%d.0" % servers.index(server)))
+                               "10.9.%d.0" % (4 * servers.index(server)), "255.255.252.0"))
     return tunnels
 
 
@@ -118,8 +121,8 @@ def _number(address):
     return int(address.rsplit(".", 1)[1])
 
 
-def _tunnel(server, client, server_ip, network):
-    return {"server": server, "client": client, "server_ip": server_ip, "network": network,
+def _tunnel(server, client, server_ip, network, netmask):
+    return {"server": server, "client": client, "server_ip": server_ip, "network": network, "netmask": netmask,
             "gateway": network.rsplit(".", 1)[0] + ".1"}
 
 
