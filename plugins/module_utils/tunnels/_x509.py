@@ -130,9 +130,11 @@ def _escape(value):
     for special in ("\\", '"', "+", ",", ";", "<", ">"):
         value = value.replace(special, "\\" + special)
     value = value.replace("\0", "\\00")
+    # A value of one space is both first and last: escaped once.
+    trailing = value[-1:] == " " and len(value) > 1
     if value[:1] in ("#", " "):
         value = "\\" + value
-    if value[-1:] == " ":
+    if trailing:
         value = value[:-1] + "\\ "
     return value
 

@@ -103,3 +103,9 @@ def test_crl_next_update_is_cryptographys(next_update):
 def test_what_is_not_a_certificate_says_why(data, words):
     with pytest.raises(ValueError, match=words):
         _x509.certificate_facts(data)
+
+
+@pytest.mark.parametrize("value", [" ", "  ", "# x ", "a\\ "])
+def test_leading_and_trailing_spaces_are_escaped_once(value):
+    cert, pem = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, value)]), datetime.datetime(2030, 1, 1, tzinfo=UTC))
+    assert _x509.certificate_facts(pem)["subject"] == cert.subject.rfc4514_string()
