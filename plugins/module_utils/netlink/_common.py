@@ -78,3 +78,13 @@ def decode_table(table, attributes):
         if decode is not None and number in attributes:
             values[name] = decode(attributes[number])
     return values
+
+
+# Keys of the collection's peer dict both families fill from attributes of the same name.
+SHARED_PEER_KEYS = ("keepalive_interval", "keepalive_timeout", "vpn_rx_bytes", "vpn_tx_bytes", "vpn_rx_packets",
+                    "vpn_tx_packets", "link_rx_bytes", "link_tx_bytes", "link_rx_packets", "link_tx_packets")
+
+
+def shared_peer_values(values):
+    """Keepalive and counters of a decoded peer, under the collection's keys."""
+    return {key: values.get(key.upper()) for key in SHARED_PEER_KEYS}

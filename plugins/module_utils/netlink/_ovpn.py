@@ -17,6 +17,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._common impo
     decode_uint,
     format_ip,
     raw_bytes,
+    shared_peer_values,
     s32,
     u32,
     u32_bytes,
@@ -62,7 +63,7 @@ PEER_ATTRIBUTES = (
 
 
 def get_peers_request(ifindex):
-    """The attributes of a PEER_GET dump of interface ``ifindex``."""
+    """The command and attributes of a PEER_GET dump of interface ``ifindex``."""
     return CMD_PEER_GET, attribute(A_IFINDEX, u32_bytes(ifindex))
 
 
@@ -75,7 +76,7 @@ def peer_from_reply(message):
     get = peer.get
     remote = get("REMOTE_IPV4") or get("REMOTE_IPV6")
     local = get("LOCAL_IPV4") or get("LOCAL_IPV6")
-    return {
+    return dict(shared_peer_values(peer), **{
         "id": get("ID"),
         "remote_address": format_ip(remote),
         "remote_port": get("REMOTE_PORT"),
@@ -83,14 +84,4 @@ def peer_from_reply(message):
         "vpn_ipv6": format_ip(get("VPN_IPV6")),
         "local_address": format_ip(local),
         "local_port": get("LOCAL_PORT"),
-        "keepalive_interval": get("KEEPALIVE_INTERVAL"),
-        "keepalive_timeout": get("KEEPALIVE_TIMEOUT"),
-        "vpn_rx_bytes": get("VPN_RX_BYTES"),
-        "vpn_tx_bytes": get("VPN_TX_BYTES"),
-        "vpn_rx_packets": get("VPN_RX_PACKETS"),
-        "vpn_tx_packets": get("VPN_TX_PACKETS"),
-        "link_rx_bytes": get("LINK_RX_BYTES"),
-        "link_tx_bytes": get("LINK_TX_BYTES"),
-        "link_rx_packets": get("LINK_RX_PACKETS"),
-        "link_tx_packets": get("LINK_TX_PACKETS"),
-    }
+    })

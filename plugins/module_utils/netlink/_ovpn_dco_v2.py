@@ -17,6 +17,7 @@ from ansible_collections.ovpnfleet.dco.plugins.module_utils.netlink._common impo
     decode_table,
     format_ip,
     raw_bytes,
+    shared_peer_values,
     u32,
     u32_bytes,
     u64,
@@ -66,7 +67,7 @@ def peer_from_reply(message):
     peer = decode_table(PEER_ATTRIBUTES, parse_attributes(nested))
     get = peer.get
     remote = decode_sockaddr(get("SOCKADDR_REMOTE"))
-    return {
+    return dict(shared_peer_values(peer), **{
         "id": get("PEER_ID"),
         "remote_address": remote[0] if remote else None,
         "remote_port": remote[1] if remote else None,
@@ -74,14 +75,4 @@ def peer_from_reply(message):
         "vpn_ipv6": format_ip(get("IPV6")),
         "local_address": format_ip(get("LOCAL_IP")),
         "local_port": get("LOCAL_PORT"),
-        "keepalive_interval": get("KEEPALIVE_INTERVAL"),
-        "keepalive_timeout": get("KEEPALIVE_TIMEOUT"),
-        "vpn_rx_bytes": get("VPN_RX_BYTES"),
-        "vpn_tx_bytes": get("VPN_TX_BYTES"),
-        "vpn_rx_packets": get("VPN_RX_PACKETS"),
-        "vpn_tx_packets": get("VPN_TX_PACKETS"),
-        "link_rx_bytes": get("LINK_RX_BYTES"),
-        "link_tx_bytes": get("LINK_TX_BYTES"),
-        "link_rx_packets": get("LINK_RX_PACKETS"),
-        "link_tx_packets": get("LINK_TX_PACKETS"),
-    }
+    })
