@@ -13,7 +13,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 from tests.lab import brownfield  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def test_each_container_server_has_a_net30_address_for_twice_its_clients():
+def test_each_container_server_has_a_net30_address_for_twice_its_clients(monkeypatch):
+    # The lab's PKI exists only after `tests.lab up`; the configs are what this test reads.
+    monkeypatch.setattr(brownfield.pki, "read", "PEM of {0}".format)
     containers = {"ct%02d" % n: {"address": "10.89.0.%d" % (n + 1)} for n in range(1, 101)}
     vms = {"debian12-1": {"lan_ip": "192.0.2.11"}, "debian13-bpo-1": {"lan_ip": "192.0.2.21"}}
     tunnels = brownfield.plan(vms, containers)
