@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """python3 -m tests.bench: DCO's gain and the rollout's costs on the lab, in one run.
 
-    python3 -m tests.bench [--parts throughput,ring,scale,reconnect] [--runs 3] [--seconds 10] [--protos tcp,udp]
-                           [--sizes 20,50,100] [--rerun-runs 1] [--out bench]
+    python3 -m tests.bench [--parts throughput,ring,scale,reconnect,build] [--runs 3] [--seconds 10] [--protos tcp,udp]
+                           [--sizes 20,50,100] [--rerun-runs 1] [--build-hosts 3] [--build-runs 1] [--out bench]
     python3 -m tests.bench --report-only      # re-render report.md and plots from results.json
 
 Parts (docs/bench.md says what each number means):
@@ -14,7 +14,9 @@ Parts (docs/bench.md says what each number means):
 - scale: ansible -m ping, tunnel_info, check_health and the converged enable_dco re-run at
   each fleet size, with the per-host slope and the re-run's per-task profile;
 - reconnect: how long a client is cut off while its server restarts, untold, told through the
-  management socket, or signalled (real OpenVPN in two network namespaces on this machine).
+  management socket, or signalled (real OpenVPN in two network namespaces on this machine);
+- build: the kmod role building once per kernel group against DKMS compiling on every host, on
+  fresh Debian 12 VMs the part adds to the lab (wall time and compiles).
 A part run again replaces its earlier result in results.json; the others are kept.
 """
 
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-from tests.bench import lab, report, results, rollout, stats, sweeps, throughput
+from tests.bench import build, lab, report, results, rollout, stats, sweeps, throughput
 
 VMS = {"debian12-1": "Debian 12, kernel 6.1, OpenVPN 2.6 with ovpn-dco-v2 (DKMS, after enable_dco)",
        "debian13-bpo-1": "Debian 13, backports kernel, OpenVPN 2.7 with the in-tree ovpn"}
@@ -243,9 +245,42 @@ def part_reconnect(args, log):
             "ratios": results.pair_ratios(figures, "management", "none") + results.pair_ratios(figures, "signal", "none")}
 
 
+def part_build(args, log):
+    names = build.hosts(args.build_hosts)
+    start_containers = len(lab.state()["containers"])
+    setup = "kmod:%dx-debian12" % len(names)
+    notes = []
+    try:
+        # The lab's first Debian 12 VM serves the ring in DCO; the bench takes fresh ones.
+        lab.ensure(containers=start_containers, debian12=1 + len(names), log=log)
+        kernels = {name: lab.ssh(name, "uname -r").strip() for name in names}
+        if len(set(kernels.values())) != 1:
+            raise RuntimeError("build: the bench's VMs must share one kernel (one build group): %s" % kernels)
+        samples = build.measure(names, args.build_runs, args.forks, log=log)
+    finally:
+        if args.restore:
+            # Back to the lab's usual VMs. `up` deploys the ring's legacy configs again, since the
+            # ring changed twice; the ring and scale parts run enable_dco first when they need it.
+            lab.ensure(containers=start_containers, log=log)
+            notes.append("The lab went back to its usual VMs afterwards; its ring runs the legacy (userspace) "
+                         "configs `tests.lab up` deploys until the next enable_dco.")
+    figures = [results.figure(setup, metric, variant, samples[variant][metric])
+               for variant in sorted(samples) for metric in ("seconds", "compiles")]
+    return {"setups": {setup: ("the kmod role alone (ansible-playbook, forks %d) on %d fresh Debian 12 VMs of one kernel "
+                               "(%s), each run from a clean host (no module, compiler or headers; packages already "
+                               "downloaded). build_once: kmod_method source (pinned ovpn-dco-v2, compiled on the "
+                               "group's first host, the others install that file), empty controller cache. "
+                               "compile_everywhere: kmod_method package (Debian's openvpn-dco-dkms, DKMS compiles "
+                               "on every host). compiles = hosts with a C compiler afterwards"
+                               % (args.forks, len(names), next(iter(kernels.values()))))},
+            "figures": figures, "ratios": results.pair_ratios(figures, "build_once", "compile_everywhere"),
+            "notes": notes}
+
+
 # Parts that run on this machine alone, without the lab.
 LOCAL_PARTS = {"reconnect"}
-PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale, "reconnect": part_reconnect}
+PARTS = {"throughput": part_throughput, "ring": part_ring, "scale": part_scale, "reconnect": part_reconnect,
+         "build": part_build}
 
 
 def write(out, document):
@@ -270,13 +305,16 @@ def write(out, document):
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--parts", default="throughput,ring,scale,reconnect")
+    parser.add_argument("--parts", default="throughput,ring,scale,reconnect,build")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rerun-runs", type=int, default=None, help="timed enable_dco re-runs per size (default: --runs)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--protos", default="tcp,udp", help="tcp for TCP only (UDP: offered load unlimited)")
     parser.add_argument("--sizes", default="20,50,100")
     parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--build-hosts", type=int, default=3, help="build: fresh Debian 12 VMs of one kernel (default 3)")
+    parser.add_argument("--build-runs", type=int, default=1,
+                        help="build: runs of each variant (default 1: a run of both takes about 20 minutes under TCG)")
     parser.add_argument("--no-restore", dest="restore", action="store_false",
                         help="leave the lab at the last size instead of the size it had")
     parser.add_argument("--merge", action="store_true",

@@ -27,11 +27,14 @@ def state():
         return json.load(handle)
 
 
-def ensure(containers=None, log=print):
-    """Bring the lab up (or to CONTAINERS containers) the way `make demo` does; wait for SSH."""
+def ensure(containers=None, debian12=None, log=print):
+    """Bring the lab up the way `make demo` does, or to CONTAINERS containers and DEBIAN12
+    Debian 12 VMs (the other counts at `up`'s defaults); wait for SSH."""
     argv = [LAB_PYTHON, "-m", "tests.lab", "up"]
     if containers is not None:
         argv += ["--containers", str(containers)]
+    if debian12 is not None:
+        argv += ["--debian12", str(debian12)]
     start = time.monotonic()
     done = subprocess.run(argv, cwd=LAB_TOP, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -9,7 +9,8 @@ TITLES = {"throughput": "DCO against userspace: throughput, CPU per GB, latency"
           "ring": "DCO against userspace through the lab ring (VM to VM)",
           "scale": "Sweeps against `ansible -m ping`, by fleet size",
           "outage": "Outage per tunnel during the switch",
-          "reconnect": "A client's outage while its server restarts: untold, told through management, signalled"}
+          "reconnect": "A client's outage while its server restarts: untold, told through management, signalled",
+          "build": "Build once per kernel group against a compile on every host"}
 
 
 def _num(value, digits=2):

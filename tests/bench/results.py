@@ -22,7 +22,7 @@ SCHEMA = 1
 NOTE = ("The lab's VMs run under qemu TCG (software CPU emulation) on a 2-core machine: absolute "
         "numbers mean little; the ratios, each taken within one run and one setup, are the result.")
 UNITS = {"mbit_s": "Mbit/s", "guest_cpu_s_per_gb": "guest CPU s/GB", "qemu_cpu_s_per_gb": "qemu CPU s/GB",
-         "rtt_ms": "ms", "lost_percent": "%", "seconds": "s"}
+         "rtt_ms": "ms", "lost_percent": "%", "seconds": "s", "compiles": "hosts"}
 HIGHER_IS_BETTER = {"mbit_s"}
 # Shown as figures, never as a ratio: a loss share is 0 in most runs, and 0.1 % against 0.2 % is
 # no "2x" anyone should quote.

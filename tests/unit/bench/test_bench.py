@@ -249,3 +249,56 @@ def test_reconnect_part_is_measured_without_the_lab():
     assert "reconnect" in bench.LOCAL_PARTS and "reconnect" in bench.PARTS
     assert "reconnect" in bench.parse([]).parts, "make bench runs it by default"
     assert "reconnect" in report.TITLES
+
+
+def test_build_counts_compilers_and_refuses_a_host_without_the_module():
+    from tests.bench import build
+    assert build.read_after({"a": "compiler loaded", "b": "none loaded", "c": "none missing"}) == (1, ["c"])
+    with pytest.raises(RuntimeError, match="unexpected answer"):
+        build.read_after({"a": "sh: 1: printf: not found"})
+
+
+def test_build_alternates_which_variant_runs_first():
+    from tests.bench import build
+    assert build.order(0) == ["build_once", "compile_everywhere"]
+    assert build.order(1) == ["compile_everywhere", "build_once"]
+    assert build.hosts(3) == ["debian12-2", "debian12-3", "debian12-4"], "debian12-1 serves the ring in DCO"
+
+
+def test_build_variants_differ_only_in_method_and_each_gets_its_own_cache():
+    from tests.bench import build
+    once = build.play_argv("/w/kmod.yml", ["debian12-2", "debian12-3"], "build_once", "/w/cache-1", 25)
+    everywhere = build.play_argv("/w/kmod.yml", ["debian12-2", "debian12-3"], "compile_everywhere", "/w/cache-2", 25)
+    assert "kmod_method=source" in once and "kmod_method=package" in everywhere
+    assert "bench_hosts=debian12-2,debian12-3" in once
+    assert [a for a in once if "kmod_" not in a] == [a for a in everywhere if "kmod_" not in a]
+
+
+def test_build_part_gives_the_seconds_and_compiles_ratio_and_restores_the_lab(monkeypatch):
+    import types  # pylint: disable=import-outside-toplevel
+    bench = _bench_main()
+    calls = []
+    monkeypatch.setattr(bench.lab, "state", lambda: {"containers": {"ct%02d" % n: {} for n in range(1, 21)}})
+    monkeypatch.setattr(bench.lab, "ensure", lambda containers=None, debian12=None, log=None: calls.append((containers, debian12)))
+    monkeypatch.setattr(bench.lab, "ssh", lambda name, command: "6.1.0-56-amd64\n")
+    monkeypatch.setattr(bench.build, "measure", lambda names, runs, forks, log: {
+        "build_once": {"seconds": [330.0], "compiles": [1]},
+        "compile_everywhere": {"seconds": [717.0], "compiles": [3]}})
+    args = types.SimpleNamespace(build_hosts=3, build_runs=1, forks=25, restore=True)
+    part = bench.part_build(args, log=lambda message: None)
+    assert calls == [(20, 4), (20, None)], "three fresh VMs next to debian12-1, then back"
+    ratios = {r["metric"]: r["ratio"] for r in part["ratios"]}
+    assert ratios == {"compiles": pytest.approx(1 / 3, abs=1e-4), "seconds": pytest.approx(330 / 717, abs=1e-4)}
+    assert results.validate({"schema": results.SCHEMA, "generated": "x", "commit": "x", "note": "x",
+                             "parts": {"build": part}}) == []
+
+
+def test_build_part_refuses_vms_of_two_kernels(monkeypatch):
+    import types  # pylint: disable=import-outside-toplevel
+    bench = _bench_main()
+    kernels = iter(["6.1.0-56-amd64", "6.1.0-57-amd64"])
+    monkeypatch.setattr(bench.lab, "state", lambda: {"containers": {}})
+    monkeypatch.setattr(bench.lab, "ensure", lambda containers=None, debian12=None, log=None: None)
+    monkeypatch.setattr(bench.lab, "ssh", lambda name, command: next(kernels))
+    with pytest.raises(RuntimeError, match="one kernel"):
+        bench.part_build(types.SimpleNamespace(build_hosts=2, build_runs=1, forks=25, restore=False), log=print)
