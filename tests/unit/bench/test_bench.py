@@ -302,3 +302,15 @@ def test_build_part_refuses_vms_of_two_kernels(monkeypatch):
     monkeypatch.setattr(bench.lab, "ssh", lambda name, command: next(kernels))
     with pytest.raises(RuntimeError, match="one kernel"):
         bench.part_build(types.SimpleNamespace(build_hosts=2, build_runs=1, forks=25, restore=False), log=print)
+
+
+def test_only_parts_that_measure_the_vms_modules_make_the_lab_enable_dco_first(monkeypatch):
+    bench = _bench_main()
+    converged = []
+    monkeypatch.setattr(bench.lab, "running", lambda: True)
+    monkeypatch.setattr(bench, "dco_module_present", lambda vm: False)
+    monkeypatch.setattr(bench.rollout, "playbook", lambda name, work: converged.append(name))
+    bench.prepare(["build"], log=lambda message: None)
+    assert not converged, "the build part brings its own fresh VMs"
+    bench.prepare(["build", "ring"], log=lambda message: None)
+    assert converged == ["enable_dco"]
