@@ -262,9 +262,14 @@ def part_build(args, log):
         if args.restore:
             # Back to the lab's usual VMs. `up` deploys the ring's legacy configs again, since the
             # ring changed twice; the ring and scale parts run enable_dco first when they need it.
-            lab.ensure(containers=start_containers, log=log)
-            notes.append("The lab went back to its usual VMs afterwards; its ring runs the legacy (userspace) "
-                         "configs `tests.lab up` deploys until the next enable_dco.")
+            # A failed restore is noted, never raised: it must not hide the measurement or its error.
+            try:
+                lab.ensure(containers=start_containers, log=log)
+                notes.append("The lab went back to its usual VMs afterwards; its ring runs the legacy (userspace) "
+                             "configs `tests.lab up` deploys until the next enable_dco.")
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                log("build: bring the lab back to its usual VMs: %s" % error)
+                notes.append("Bringing the lab back to its usual VMs failed: %s" % str(error)[-600:])
     figures = [results.figure(setup, metric, variant, samples[variant][metric])
                for variant in sorted(samples) for metric in ("seconds", "compiles")]
     return {"setups": {setup: ("the kmod role alone (ansible-playbook, forks %d) on %d fresh Debian 12 VMs of one kernel "

@@ -314,3 +314,18 @@ def test_only_parts_that_measure_the_vms_modules_make_the_lab_enable_dco_first(m
     assert not converged, "the build part brings its own fresh VMs"
     bench.prepare(["build", "ring"], log=lambda message: None)
     assert converged == ["enable_dco"]
+
+
+def test_a_failed_restore_never_hides_the_build_measurement_error(monkeypatch):
+    # The first run of the part lost its real error ("ssh did not finish within 30 s" bringing up
+    # four Debian 12 VMs) to the restore's own failure, raised from `finally`.
+    import types  # pylint: disable=import-outside-toplevel
+    bench = _bench_main()
+
+    def ensure(containers=None, debian12=None, log=None):
+        raise RuntimeError("bring up the lab: four VMs" if debian12 else "bring up the lab: restore")
+
+    monkeypatch.setattr(bench.lab, "state", lambda: {"containers": {}})
+    monkeypatch.setattr(bench.lab, "ensure", ensure)
+    with pytest.raises(RuntimeError, match="four VMs"):
+        bench.part_build(types.SimpleNamespace(build_hosts=3, build_runs=1, forks=25, restore=True), log=lambda m: None)

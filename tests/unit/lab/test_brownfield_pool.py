@@ -35,3 +35,37 @@ def test_each_container_server_has_a_net30_address_for_twice_its_clients(monkeyp
     assert not any(a.overlaps(b) for a in networks for b in networks if a != b)
     files = brownfield.host_files("ct01", tunnels)
     assert "server %s 255.255.252.0" % by_server["ct01"][0]["network"] in files["/etc/openvpn/server/lab.conf"][0]
+
+
+def test_an_ssh_attempt_that_hangs_is_retried_until_the_deadline(monkeypatch):
+    # `up --debian12 4` with three VMs booting under TCG: one check's SSH took over 30 s and the
+    # LabError of that one attempt ended the whole `up`.
+    import subprocess  # pylint: disable=import-outside-toplevel
+    attempts = []
+
+    def ssh(host, command, check, timeout):
+        attempts.append(host["name"])
+        if len(attempts) == 1:
+            raise brownfield.LabError("`ssh -o StrictHostKeyChecking=no` did not finish within 30 s")
+        return subprocess.CompletedProcess([], 0, stdout="10.8.2.1 dev tun0 src 10.8.2.6\n"
+                                           "3 packets transmitted, 3 received, 0% packet loss\n"
+                                           "rtt min/avg/max/mdev = 1.0/2.5/4.0/1.0 ms\n")
+
+    monkeypatch.setattr(brownfield, "ssh", ssh)
+    monkeypatch.setattr(brownfield.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(brownfield, "log", lambda line: None)
+    tunnel = {"server": "debian12-3", "client": "debian12-2", "gateway": "10.8.2.1"}
+    [result] = brownfield.check([tunnel], {"debian12-2": {"name": "debian12-2"}})
+    assert result["ok"] and attempts == ["debian12-2", "debian12-2"]
+    assert result["detail"] == "via tun0, 3/3 replies, avg 2.5 ms"
+
+
+def test_a_tunnel_that_never_answers_says_why(monkeypatch):
+    import subprocess  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(brownfield, "ssh", lambda host, command, check, timeout: subprocess.CompletedProcess(
+        [], 1, stdout="3 packets transmitted, 0 received, 100% packet loss\n"))
+    monkeypatch.setattr(brownfield.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(brownfield, "log", lambda line: None)
+    tunnel = {"server": "ct01", "client": "ct03", "gateway": "10.9.0.1"}
+    [result] = brownfield.check([tunnel], {"ct03": {"name": "ct03"}}, deadline_seconds=0)
+    assert not result["ok"] and result["detail"].startswith("NO REPLY: 3 packets transmitted, 0 received")
