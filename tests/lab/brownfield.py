@@ -10,7 +10,7 @@ clients; with no systemd there, openvpn runs as a daemon with a pid file and a l
 
 `up` installs a host's files only when they differ from what `up` installed last time (a hash
 kept in /var/lib/ovpnfleet-lab/), so a second `up` changes nothing, and neither undoes what the
-collection changed since.
+collection changed since; where it rewrites a server, it rewrites that server's clients too.
 """
 
 from __future__ import annotations
@@ -153,26 +153,53 @@ def host_files(name, tunnels):
 def deploy(tunnels, hosts, systemd_hosts):
     """Install and start OpenVPN on every host with a tunnel; {host: 'changed'|'unchanged'}."""
     names = sorted({t["server"] for t in tunnels} | {t["client"] for t in tunnels})
+    bundles = {name: host_files(name, tunnels) for name in names}
+    installed = dict(zip(names, in_parallel(lambda name: _installed_digest(hosts[name]), names)))
+    rewrite = following_servers(tunnels, {name for name in names if installed[name] != _digest(bundles[name])})
 
     def one(name):
-        files = host_files(name, tunnels)
-        changed = _install(hosts[name], files)
-        roles = [role for role in ("server", "client") if "/etc/openvpn/%s/lab.conf" % role in files]
-        _start(hosts[name], roles, changed, name in systemd_hosts)
-        return "changed" if changed else "unchanged"
+        if name in rewrite:
+            _install(hosts[name], bundles[name])
+        roles = [role for role in ("server", "client") if "/etc/openvpn/%s/lab.conf" % role in bundles[name]]
+        _start(hosts[name], roles, name in rewrite, name in systemd_hosts)
+        return "changed" if name in rewrite else "unchanged"
 
     return dict(zip(names, in_parallel(one, names)))
 
 
+def following_servers(tunnels, rewrite):
+    """REWRITE plus every client of a server in it, transitively.
+
+    A server that gets the lab's legacy files again may refuse a client the collection already
+    converted (seen when the ring grew: the converted client on debian13 passed no traffic to
+    debian12-1's legacy server). A converted server still takes legacy clients, so a rewritten
+    client leaves its server alone, and containers added to the lab leave their servers be."""
+    rewrite = set(rewrite)
+    grown = True
+    while grown:
+        grown = False
+        for tunnel in tunnels:
+            if tunnel["server"] in rewrite and tunnel["client"] not in rewrite:
+                rewrite.add(tunnel["client"])
+                grown = True
+    return rewrite
+
+
+def _digest(files):
+    return hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
+
+
+def _installed_digest(host):
+    return ssh(host, "cat %s 2>/dev/null || true" % BUNDLE_HASH).stdout.strip()
+
+
 def _install(host, files):
-    """Write files through one SSH call (a tar stream) unless the host has them; True if written."""
-    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
+    """Write files through one SSH call (a tar stream) and record their digest."""
     script = (
-        'if [ "$(cat {marker} 2>/dev/null)" = {digest} ]; then cat >/dev/null; echo unchanged; '
-        'else mkdir -p /etc/openvpn/server /etc/openvpn/client {pki} "$(dirname {marker})" '
-        '&& chmod 700 {pki} && tar -C / --no-same-owner -xf - && echo {digest} > {marker} '
-        '&& echo changed; fi').format(marker=BUNDLE_HASH, digest=digest, pki=REMOTE_PKI)
-    return ssh(host, script, data=tar_of(files)).stdout.strip() == "changed"
+        'mkdir -p /etc/openvpn/server /etc/openvpn/client {pki} "$(dirname {marker})" '
+        '&& chmod 700 {pki} && tar -C / --no-same-owner -xf - && echo {digest} > {marker}').format(
+            marker=BUNDLE_HASH, digest=_digest(files), pki=REMOTE_PKI)
+    ssh(host, script, data=tar_of(files))
 
 
 def _start(host, roles, restart, systemd):

@@ -69,3 +69,20 @@ def test_a_tunnel_that_never_answers_says_why(monkeypatch):
     tunnel = {"server": "ct01", "client": "ct03", "gateway": "10.9.0.1"}
     [result] = brownfield.check([tunnel], {"ct03": {"name": "ct03"}}, deadline_seconds=0)
     assert not result["ok"] and result["detail"].startswith("NO REPLY: 3 packets transmitted, 0 received")
+
+
+def test_a_rewritten_server_takes_its_clients_along_and_a_new_client_leaves_its_server():
+    vms = {name: {"lan_ip": ip} for name, ip in (("debian12-1", "192.0.2.11"), ("debian13-bpo-1", "192.0.2.21"))}
+    grown = dict(vms, **{"debian12-%d" % n: {"lan_ip": "192.0.2.1%d" % n} for n in (2, 3, 4)})
+    containers = {"ct%02d" % n: {"address": "10.89.0.%d" % (n + 1)} for n in range(1, 22)}
+    tunnels = brownfield.plan(grown, containers)
+    # Growing the ring rewrites debian12-1 (its client's server moved) and the new VMs; debian13's
+    # files did not change, but its converted client would not talk to debian12-1's legacy server.
+    rewritten = brownfield.following_servers(tunnels, {"debian12-1", "debian12-2", "debian12-3", "debian12-4"})
+    assert "debian13-bpo-1" in rewritten
+    # A container client added to the lab: its converted server takes legacy clients and stays.
+    assert brownfield.following_servers(tunnels, {"ct21"}) == {"ct21"}
+    # A container server rewritten: every client of it follows, the other server's do not.
+    followers = brownfield.following_servers(tunnels, {"ct01"})
+    assert followers == {"ct01"} | {t["client"] for t in tunnels if t["server"] == "ct01"}
+    assert "ct02" not in followers
