@@ -32,13 +32,13 @@ PLAY = """\
     - role: ovpnfleet.dco.kmod
 """
 # What either variant may leave on a host. autoremove takes the compiler's and DKMS's
-# dependencies, which were pulled in automatically.
+# dependencies, which were pulled in automatically. gcc-12-base is libc's, not the compiler's.
 RESET = """\
 set -e
 export DEBIAN_FRONTEND=noninteractive
 rmmod ovpn_dco_v2 2>/dev/null || true
 installed=$(dpkg-query -W -f '${Package} ${db:Status-Status}\\n' openvpn-dco-dkms dkms gcc make \\
-    'gcc-[0-9]*' 'linux-headers-*' 'linux-kbuild-*' 2>/dev/null | awk '$2 == "installed" {print $1}')
+    'gcc-[0-9]*' 'linux-headers-*' 'linux-kbuild-*' 2>/dev/null | awk '$2 == "installed" && $1 !~ /-base$/ {print $1}')
 [ -z "$installed" ] || apt-get purge -y -q $installed >/dev/null
 apt-get autoremove --purge -y -q >/dev/null
 rm -rf /lib/modules/*/updates/ovpnfleet-dco /lib/modules/*/updates/dkms/ovpn-dco-v2.ko* \\
