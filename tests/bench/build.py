@@ -108,7 +108,7 @@ def measure(names, runs, forks=25, log=print):
                 run_each(names, RESET)
                 cache_dir = tempfile.mkdtemp(prefix="cache-", dir=work)
                 log("build: run %d, %s (kmod_method %s)" % (run + 1, variant, VARIANTS[variant]))
-                elapsed, _ = lab.timed(play_argv(path, names, variant, cache_dir, forks), lab.ansible_env(), timeout=5400)
+                elapsed = lab.timed(play_argv(path, names, variant, cache_dir, forks), lab.ansible_env(), timeout=5400)[0]
                 compiles, missing = read_after({name: lab.ssh(name, AFTER) for name in names})
                 if missing:
                     raise RuntimeError("build: %s ran without error but ovpn-dco-v2 is not loaded on %s"
