@@ -321,7 +321,7 @@ def parse(argv):
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--build-hosts", type=int, default=3, help="build: fresh Debian 12 VMs of one kernel (default 3)")
     parser.add_argument("--build-runs", type=int, default=1,
-                        help="build: runs of each variant (default 1: a run of both takes about 20 minutes under TCG)")
+                        help="build: runs of each variant (default 1: a run of both takes about 16 minutes under TCG)")
     parser.add_argument("--no-restore", dest="restore", action="store_false",
                         help="leave the lab at the last size instead of the size it had")
     parser.add_argument("--merge", action="store_true",

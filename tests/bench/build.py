@@ -20,6 +20,7 @@ import os
 import tempfile
 
 from tests.bench import lab
+from tests.lab.common import in_parallel
 
 VARIANTS = {"build_once": "source", "compile_everywhere": "package"}
 PLAY = """\
@@ -90,8 +91,8 @@ def play_argv(path, names, variant, cache_dir, forks):
 
 
 def run_each(names, script):
-    for name in names:
-        lab.ssh(name, script, timeout=1800)
+    """SCRIPT on every host at once; their answers in the order of NAMES."""
+    return in_parallel(lambda name: lab.ssh(name, script, timeout=1800), names)
 
 
 def measure(names, runs, forks=25, log=print):
@@ -109,7 +110,7 @@ def measure(names, runs, forks=25, log=print):
                 cache_dir = tempfile.mkdtemp(prefix="cache-", dir=work)
                 log("build: run %d, %s (kmod_method %s)" % (run + 1, variant, VARIANTS[variant]))
                 elapsed = lab.timed(play_argv(path, names, variant, cache_dir, forks), lab.ansible_env(), timeout=5400)[0]
-                compiles, missing = read_after({name: lab.ssh(name, AFTER) for name in names})
+                compiles, missing = read_after(dict(zip(names, run_each(names, AFTER))))
                 if missing:
                     raise RuntimeError("build: %s ran without error but ovpn-dco-v2 is not loaded on %s"
                                        % (variant, ", ".join(missing)))

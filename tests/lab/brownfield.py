@@ -155,7 +155,7 @@ def deploy(tunnels, hosts, systemd_hosts):
     names = sorted({t["server"] for t in tunnels} | {t["client"] for t in tunnels})
     bundles = {name: host_files(name, tunnels) for name in names}
     installed = dict(zip(names, in_parallel(lambda name: _installed_digest(hosts[name]), names)))
-    rewrite = following_servers(tunnels, {name for name in names if installed[name] != _digest(bundles[name])})
+    rewrite = with_clients_of_servers(tunnels, {name for name in names if installed[name] != _digest(bundles[name])})
 
     def one(name):
         if name in rewrite:
@@ -167,7 +167,7 @@ def deploy(tunnels, hosts, systemd_hosts):
     return dict(zip(names, in_parallel(one, names)))
 
 
-def following_servers(tunnels, rewrite):
+def with_clients_of_servers(tunnels, rewrite):
     """REWRITE plus every client of a server in it, transitively.
 
     A server that gets the lab's legacy files again may refuse a client the collection already

@@ -329,3 +329,10 @@ def test_a_failed_restore_never_hides_the_build_measurement_error(monkeypatch):
     monkeypatch.setattr(bench.lab, "ensure", ensure)
     with pytest.raises(RuntimeError, match="four VMs"):
         bench.part_build(types.SimpleNamespace(build_hosts=3, build_runs=1, forks=25, restore=True), log=lambda m: None)
+
+
+def test_build_runs_a_script_on_every_host_and_keeps_each_answer_with_its_host(monkeypatch):
+    from tests.bench import build
+    monkeypatch.setattr(build.lab, "ssh", lambda name, script, timeout: "%s %s" % (name, script))
+    names = ["debian12-%d" % n for n in range(2, 9)]
+    assert build.run_each(names, "true") == ["%s true" % name for name in names]

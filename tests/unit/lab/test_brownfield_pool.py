@@ -78,11 +78,11 @@ def test_a_rewritten_server_takes_its_clients_along_and_a_new_client_leaves_its_
     tunnels = brownfield.plan(grown, containers)
     # Growing the ring rewrites debian12-1 (its client's server moved) and the new VMs; debian13's
     # files did not change, but its converted client would not talk to debian12-1's legacy server.
-    rewritten = brownfield.following_servers(tunnels, {"debian12-1", "debian12-2", "debian12-3", "debian12-4"})
+    rewritten = brownfield.with_clients_of_servers(tunnels, {"debian12-1", "debian12-2", "debian12-3", "debian12-4"})
     assert "debian13-bpo-1" in rewritten
     # A container client added to the lab: its converted server takes legacy clients and stays.
-    assert brownfield.following_servers(tunnels, {"ct21"}) == {"ct21"}
+    assert brownfield.with_clients_of_servers(tunnels, {"ct21"}) == {"ct21"}
     # A container server rewritten: every client of it follows, the other server's do not.
-    followers = brownfield.following_servers(tunnels, {"ct01"})
+    followers = brownfield.with_clients_of_servers(tunnels, {"ct01"})
     assert followers == {"ct01"} | {t["client"] for t in tunnels if t["server"] == "ct01"}
     assert "ct02" not in followers
